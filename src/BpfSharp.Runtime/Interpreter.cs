@@ -54,6 +54,7 @@ public sealed unsafe class Interpreter : IBpfExecutable
 
     /// <inheritdoc/>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the dispatch loop is the hot path from the first run
     public ulong Run(RunContext context, ulong r1, ulong r2 = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
