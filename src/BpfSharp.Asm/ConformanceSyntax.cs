@@ -315,10 +315,14 @@ public static class ConformanceAssembler
     private static byte ParseRegister(Cursor c)
     {
         if (c.Peek() != '%') throw c.Error($"expected a register like %r1 but found '{Rest(c)}'");
+        int start = c.Pos;
         c.Pos++;
         string w = c.Word();
         if (w.Length < 2 || w[0] != 'r' || !int.TryParse(w.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n > 10)
+        {
+            c.Pos = start;
             throw c.Error($"invalid register '%{w}'");
+        }
         return (byte)n;
     }
 
