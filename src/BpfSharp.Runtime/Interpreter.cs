@@ -42,8 +42,7 @@ public sealed unsafe class Interpreter : IBpfExecutable
             var ins = program[pc];
             if (ins.Op == Op.Call)
             {
-                var helper = _helperTable.Find(ins.Imm)
-                    ?? throw new BpfLoadException($"unknown helper id {ins.Imm} (call {ins.Imm})", pc);
+                var helper = _helperTable.Find(ins.Imm) ?? throw UnknownHelper(ins.Imm, pc);
                 _helpers[pc] = helper.Function;
             }
         }
@@ -51,6 +50,11 @@ public sealed unsafe class Interpreter : IBpfExecutable
 
     /// <inheritdoc/>
     public BpfProgram Program { get; }
+
+    /// <summary>The load error for a call of a helper that the table lacks, naming it when Linux has it.</summary>
+    public static BpfLoadException UnknownHelper(long id, int pc) => HelperNames.Find(id) is { } name
+        ? new BpfLoadException($"helper bpf_{name} (id {id}) is not available in this runtime", pc)
+        : new BpfLoadException($"unknown helper id {id}", pc);
 
     /// <inheritdoc/>
     [SkipLocalsInit]
@@ -206,12 +210,14 @@ public sealed unsafe class Interpreter : IBpfExecutable
                         case Op.Jsle32Reg: if ((int)r[ins->Dst] <= (int)r[ins->Src]) pc += ins->Offset; break;
                         // ---- calls and exit
                         case Op.Call:
+                            context.HelperPc = pc;
                             r[0] = helpers[pc]!(context, r[1], r[2], r[3], r[4], r[5]);
                             break;
                         case Op.Callx:
                         {
                             var h = _helperTable.Find((long)r[ins->Dst])
                                 ?? throw Fault(BpfFaultKind.UnknownHelper, pc, $"callx r{ins->Dst}: no helper with id {(long)r[ins->Dst]}");
+                            context.HelperPc = pc;
                             r[0] = h.Function(context, r[1], r[2], r[3], r[4], r[5]);
                             break;
                         }

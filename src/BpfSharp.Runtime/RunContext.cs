@@ -58,6 +58,21 @@ public sealed unsafe class RunContext : IDisposable
     /// <summary>Arbitrary host state for helpers (the program's object, hook arguments...).</summary>
     public object? HostState { get; set; }
 
+    /// <summary>The pc of the call instruction whose helper is running (set by engines before each helper call).</summary>
+    public int HelperPc { get; set; }
+
+    /// <summary>What <c>get_current_pid_tgid</c> returns (tgid in the high half); defaults to this process and thread.</summary>
+    public ulong CurrentPidTgid { get; set; } = ((ulong)(uint)Environment.ProcessId << 32) | (uint)Environment.CurrentManagedThreadId;
+
+    /// <summary>What <c>get_current_uid_gid</c> returns (gid in the high half).</summary>
+    public ulong CurrentUidGid { get; set; }
+
+    /// <summary>What <c>get_current_comm</c> copies (at most 15 bytes and a NUL).</summary>
+    public string CurrentComm { get; set; } = "bpfsharp";
+
+    /// <summary>Host memory that <c>probe_read_*</c> may read (the "kernel" or "user" memory of the traced thing).</summary>
+    public IList<MemoryRegion> ProbeRegions { get; } = new List<MemoryRegion>();
+
     /// <summary>Packet bounds for the legacy LD ABS/IND loads (0 length: none).</summary>
     public ulong PacketStart { get; set; }
 
@@ -82,6 +97,13 @@ public sealed unsafe class RunContext : IDisposable
         _regionCount = _fixedRegionCount;
         GrantRegion(region);
         _fixedRegionCount = _regionCount;
+    }
+
+    /// <summary>Replaces host-granted region <paramref name="index"/> (a helper moving the packet bounds, say).</summary>
+    public void ReplaceRegion(int index, MemoryRegion region)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _fixedRegionCount);
+        _regions[index] = region;
     }
 
     /// <summary>Removes all host-granted regions.</summary>
@@ -133,6 +155,25 @@ public sealed unsafe class RunContext : IDisposable
             }
         }
         throw new BpfFaultException(new BpfFault(BpfFaultKind.OutOfBounds, pc, DescribeMiss(address, size, write, stackLow)));
+    }
+
+    /// <summary>
+    /// Checks memory a helper is about to use on the program's behalf: it must lie in the stack or a granted region.
+    /// Throws a fault naming the helper's call instruction otherwise.
+    /// </summary>
+    public byte* CheckHelperAccess(ulong address, ulong size, bool write, string what)
+    {
+        if (size == 0) return (byte*)address;
+        if (size > int.MaxValue)
+            throw new BpfFaultException(new BpfFault(BpfFaultKind.OutOfBounds, HelperPc, $"{what}: size {size} is too large"));
+        try
+        {
+            return CheckSlow(address, (int)size, write, HelperPc, StackBase);
+        }
+        catch (BpfFaultException e)
+        {
+            throw new BpfFaultException(e.Fault with { Detail = what + ": " + e.Fault.Detail });
+        }
     }
 
     private string DescribeMiss(ulong address, int size, bool write, ulong stackLow)
