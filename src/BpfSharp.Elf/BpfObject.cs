@@ -627,12 +627,15 @@ public sealed class BpfObject
                 return pos;
             }
 
-            Place(main);
-            for (int n = 0; n < order.Count; n++)
+            // Depth-first like libbpf's bpf_object__reloc_code: a subprogram is appended when first called and
+            // processed before the caller continues. An explicit stack keeps hostile call chains off the CLR stack.
+            var stack = new Stack<(Function F, int Pos, int Next)>();
+            stack.Push((main, Place(main), 0));
+            while (stack.Count > 0)
             {
-                var (f, pos) = order[n];
+                var (f, pos, next) = stack.Pop();
                 var code = f.Code;
-                for (int k = 0; k < f.Length; k++)
+                for (int k = next; k < f.Length; k++)
                 {
                     int sIdx = f.Start + k, pIdx = pos + k;
                     var insn = insns[pIdx];
@@ -679,24 +682,31 @@ public sealed class BpfObject
                         targetCode = code;
                         target = (long)sIdx + insn.Imm + 1;
                     }
-                    string Where() => $"program '{main.Name}': instruction {sIdx} of function '{f.Name}'";
                     if (target < 0 || target >= targetCode.Insns.Length)
-                        throw new BpfObjectException($"{Where()}: call target {target} is outside section '{targetCode.Section.Name}' ({targetCode.Insns.Length} instructions)", code.Section.Name, null);
+                        throw new BpfObjectException($"program '{main.Name}': instruction {sIdx} of function '{f.Name}': call target {target} is outside section '{targetCode.Section.Name}' ({targetCode.Insns.Length} instructions)", code.Section.Name, null);
                     int targetPos;
-                    if (targetCode == code && target >= f.Start && target < f.Start + f.Length && !(isFuncAddr && target == f.Start))
+                    bool descend = false;
+                    Function? callee = null;
+                    if (targetCode == code && target > f.Start && target < f.Start + f.Length)
                     {
-                        // A jump-like call inside the same function keeps its relative offset.
+                        // A call into the middle of the same function keeps its relative position.
                         if (!isFuncAddr) continue;
                         targetPos = pos + (int)(target - f.Start);
                     }
                     else
                     {
-                        if (!targetCode.FunctionAt.TryGetValue((int)target, out var callee))
-                            throw new BpfObjectException($"{Where()}: call target {target} in section '{targetCode.Section.Name}' is not the start of a function", code.Section.Name, null);
+                        if (!targetCode.FunctionAt.TryGetValue((int)target, out callee))
+                            throw new BpfObjectException($"program '{main.Name}': instruction {sIdx} of function '{f.Name}': call target {target} in section '{targetCode.Section.Name}' is not the start of a function", code.Section.Name, null);
+                        descend = !placed.ContainsKey(callee);
                         targetPos = Place(callee);
                     }
-                    long rel32 = (long)targetPos - pIdx - 1;
-                    insns[pIdx] = With(insns[pIdx], isFuncAddr ? PseudoFunc : PseudoCall, (int)rel32);
+                    insns[pIdx] = With(insns[pIdx], isFuncAddr ? PseudoFunc : PseudoCall, (int)((long)targetPos - pIdx - 1));
+                    if (descend)
+                    {
+                        stack.Push((f, pos, k + 1));
+                        stack.Push((callee!, targetPos, 0));
+                        break;
+                    }
                 }
             }
 
