@@ -70,7 +70,8 @@ public sealed class BpfObject
     {
         ArgumentNullException.ThrowIfNull(bytes);
         var elf = ElfFile.Parse(bytes);
-        if (elf.Machine != ElfFile.MachineBpf)
+        // Old LLVM wrote EM_NONE; libbpf accepts it too.
+        if (elf.Machine != ElfFile.MachineBpf && elf.Machine != 0)
             throw new BpfObjectException($"e_machine is {elf.Machine}, not EM_BPF ({ElfFile.MachineBpf})", null, 18);
         if (elf.FileType != 1)
             throw new BpfObjectException($"e_type is {elf.FileType}, expected a relocatable object (ET_REL = 1)", null, 16);
@@ -116,8 +117,26 @@ public sealed class BpfObject
         private readonly Dictionary<(int Section, ulong Offset), int> _mapAt = new();
         private readonly Dictionary<int, int> _dataMapBySection = new();
         private readonly HashSet<int> _mapDefinitionSections = new();
+        private readonly HashSet<string> _mapNames = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _externNames = new(StringComparer.Ordinal);
+        private Dictionary<int, List<ElfSymbol>>? _symbolsBySection;
         private SectionCode?[] _code = [];
         private int _totalLinked;
+
+        /// <summary>The symbols defined in a section (built once, so lookups stay linear overall).</summary>
+        private List<ElfSymbol> SymbolsIn(int section)
+        {
+            if (_symbolsBySection is null)
+            {
+                _symbolsBySection = new Dictionary<int, List<ElfSymbol>>();
+                foreach (var sym in elf.Symbols)
+                {
+                    if (!_symbolsBySection.TryGetValue(sym.SectionIndex, out var l)) _symbolsBySection[sym.SectionIndex] = l = new();
+                    l.Add(sym);
+                }
+            }
+            return _symbolsBySection.TryGetValue(section, out var list) ? list : [];
+        }
 
         public void Run()
         {
@@ -186,8 +205,8 @@ public sealed class BpfObject
                 _mapDefinitionSections.Add(sec.Index);
                 var data = elf.GetData(sec);
                 var syms = new List<ElfSymbol>();
-                foreach (var sym in elf.Symbols)
-                    if (sym.SectionIndex == sec.Index && sym.Type != ElfSymbolType.Section && sym.Type != ElfSymbolType.File)
+                foreach (var sym in SymbolsIn(sec.Index))
+                    if (sym.Type != ElfSymbolType.Section && sym.Type != ElfSymbolType.File)
                         syms.Add(sym);
                 if (syms.Count == 0)
                 {
@@ -226,9 +245,8 @@ public sealed class BpfObject
 
         private void AddMap(MapSpec m, int section, ulong offset)
         {
-            foreach (var existing in obj._maps)
-                if (existing.Name == m.Name)
-                    throw new BpfObjectException($"map '{m.Name}' is defined twice", m.SectionName, null);
+            if (!_mapNames.Add(m.Name))
+                throw new BpfObjectException($"map '{m.Name}' is defined twice", m.SectionName, null);
             if (!_mapAt.TryAdd((section, offset), obj._maps.Count))
                 throw new BpfObjectException($"two maps are defined at offset {offset}", m.SectionName, null);
             obj._maps.Add(m);
@@ -250,31 +268,52 @@ public sealed class BpfObject
                 foreach (var rel in rs.Entries)
                     slotRelocs.Add((rel.Offset, elf.Symbols[rel.SymbolIndex].Name));
             }
+            slotRelocs.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+            var symbolByName = new Dictionary<string, ElfSymbol>(StringComparer.Ordinal);
+            foreach (var candidate in SymbolsIn(sec.Index))
+                symbolByName.TryAdd(candidate.Name, candidate);
+            var extents = new List<(ulong Start, ulong End, string Name)>();
 
             foreach (var vsi in datasec.Variables)
             {
                 if (btf[vsi.TypeId] is not BtfVar v)
                     throw new BpfObjectException($"DATASEC entry type {vsi.TypeId} is {btf[vsi.TypeId].Kind}, expected VAR", ".maps", null);
-                if ((ulong)vsi.Offset + vsi.Size > sec.Size)
-                    throw new BpfObjectException($"map '{v.Name}' at offset {vsi.Offset} size {vsi.Size} extends past the section's {sec.Size} bytes", ".maps", null);
+                // Compilers leave DATASEC offsets 0 in objects (libbpf fills them from the symbols), so the symbol places the map.
+                if (!symbolByName.TryGetValue(v.Name, out var sym))
+                    throw new BpfObjectException($"map '{v.Name}' has no symbol in the section", ".maps", null);
+                ulong mapOffset = sym.Value, mapSize = sym.Size != 0 ? sym.Size : vsi.Size;
+                if (mapOffset > sec.Size || mapSize > sec.Size - mapOffset)
+                    throw new BpfObjectException($"map '{v.Name}' at offset {mapOffset} size {mapSize} extends past the section's {sec.Size} bytes", ".maps", null);
                 var m = ParseBtfMapDefinition(btf, v.Name, v.TypeId, MapSource.BtfMapsSection, 0, out var valuesMember);
                 m.SectionName = ".maps";
-                m.SectionOffset = vsi.Offset;
+                m.SectionOffset = mapOffset;
                 if (valuesMember is { } vm)
                 {
                     var slots = new List<MapInitialSlot>();
-                    ulong start = vsi.Offset + vm.ByteOffset, end = (ulong)vsi.Offset + vsi.Size;
-                    foreach (var (off, symName) in slotRelocs)
-                        if (off >= start && off < end)
-                        {
-                            if ((off - start) % 8 != 0)
-                                throw new BpfObjectException($"map '{v.Name}': initial value relocation at offset {off} is not 8-byte aligned", ".maps", null);
-                            slots.Add(new MapInitialSlot((int)((off - start) / 8), symName));
-                        }
+                    ulong start = mapOffset + vm.ByteOffset, end = mapOffset + mapSize;
+                    int lo = 0, hi = slotRelocs.Count;
+                    while (lo < hi)
+                    {
+                        int mid = (lo + hi) >>> 1;
+                        if (slotRelocs[mid].Offset < start) lo = mid + 1; else hi = mid;
+                    }
+                    for (int j = lo; j < slotRelocs.Count && slotRelocs[j].Offset < end; j++)
+                    {
+                        var (off, symName) = slotRelocs[j];
+                        if ((off - start) % 8 != 0)
+                            throw new BpfObjectException($"map '{v.Name}': initial value relocation at offset {off} is not 8-byte aligned", ".maps", null);
+                        slots.Add(new MapInitialSlot((int)((off - start) / 8), symName));
+                    }
                     m.InitialSlots = slots;
                 }
-                AddMap(m, sec.Index, vsi.Offset);
+                extents.Add((mapOffset, mapOffset + mapSize, v.Name));
+                AddMap(m, sec.Index, mapOffset);
             }
+            // Overlapping definitions would make relocations ambiguous (and slot scans quadratic).
+            extents.Sort((a, b) => a.Start.CompareTo(b.Start));
+            for (int i = 1; i < extents.Count; i++)
+                if (extents[i].Start < extents[i - 1].End)
+                    throw new BpfObjectException($"maps '{extents[i - 1].Name}' and '{extents[i].Name}' overlap", ".maps", null);
         }
 
         private static MapSpec ParseBtfMapDefinition(Btf.Btf btf, string name, int typeId, MapSource source, int depth,
@@ -439,18 +478,23 @@ public sealed class BpfObject
                 l.Add(sym);
             }
 
+            bool onlyText = true;
+            foreach (var code in _code)
+                if (code is not null && code.Section.Name != ".text") onlyText = false;
             foreach (var code in _code)
             {
                 if (code is null) continue;
                 var sec = code.Section;
-                bool isText = sec.Name == ".text";
+                // Like libbpf, .text holds subprograms; but an object with no other code section (plain C compiled
+                // without SEC(), as in verifier test suites) gets its global .text functions as programs.
+                bool isText = sec.Name == ".text" && !onlyText;
                 int count = code.Insns.Length;
                 if (!perSection.TryGetValue(sec.Index, out var funcs) || funcs.Count == 0)
                 {
                     // Old toolchains emit no FUNC symbols: the whole section is one function, named by a symbol at 0 if any.
                     string name = sec.Name;
-                    foreach (var sym in elf.Symbols)
-                        if (sym.SectionIndex == sec.Index && sym.Value == 0 && sym.Name.Length > 0 && sym.Type != ElfSymbolType.Section
+                    foreach (var sym in SymbolsIn(sec.Index))
+                        if (sym.Value == 0 && sym.Name.Length > 0 && sym.Type != ElfSymbolType.Section
                             && sym.Type != ElfSymbolType.File)
                         {
                             name = sym.Name;
@@ -594,6 +638,7 @@ public sealed class BpfObject
 
         private void LinkPrograms()
         {
+            SortBtfExt();
             foreach (var code in _code)
             {
                 if (code is null) continue;
@@ -714,24 +759,16 @@ public sealed class BpfObject
             var funcInfos = new List<BtfFuncInfo>();
             var lineInfos = new List<BtfLineInfo>();
             var core = new List<CoreRelocation>();
-            var ext = obj.BtfExt;
             foreach (var (f, pos) in order)
             {
                 funcs.Add(new ProgramFunction(f.Name, f.Code.Section.Name, pos, f.Length));
-                if (ext is null) continue;
                 string sec = f.Code.Section.Name;
-                if (ext.FuncInfos.TryGetValue(sec, out var fi))
-                    foreach (var x in fi)
-                        if (x.InstructionIndex >= f.Start && x.InstructionIndex < f.Start + f.Length)
-                            funcInfos.Add(x with { InstructionIndex = pos + x.InstructionIndex - f.Start });
-                if (ext.LineInfos.TryGetValue(sec, out var li))
-                    foreach (var x in li)
-                        if (x.InstructionIndex >= f.Start && x.InstructionIndex < f.Start + f.Length)
-                            lineInfos.Add(x with { InstructionIndex = pos + x.InstructionIndex - f.Start });
-                if (ext.CoreRelocations.TryGetValue(sec, out var cr))
-                    foreach (var x in cr)
-                        if (x.InstructionIndex >= f.Start && x.InstructionIndex < f.Start + f.Length)
-                            core.Add(x with { InstructionIndex = pos + x.InstructionIndex - f.Start });
+                foreach (var x in InRange(_funcInfos, sec, f, static x => x.InstructionIndex))
+                    funcInfos.Add(x with { InstructionIndex = pos + x.InstructionIndex - f.Start });
+                foreach (var x in InRange(_lineInfos, sec, f, static x => x.InstructionIndex))
+                    lineInfos.Add(x with { InstructionIndex = pos + x.InstructionIndex - f.Start });
+                foreach (var x in InRange(_coreRelos, sec, f, static x => x.InstructionIndex))
+                    core.Add(x with { InstructionIndex = pos + x.InstructionIndex - f.Start });
             }
             lineInfos.Sort((a, b) => a.InstructionIndex.CompareTo(b.InstructionIndex));
 
@@ -739,9 +776,47 @@ public sealed class BpfObject
                 funcInfos, lineInfos, core, (ulong)main.Start * 8);
         }
 
+        private Dictionary<string, BtfFuncInfo[]>? _funcInfos;
+        private Dictionary<string, BtfLineInfo[]>? _lineInfos;
+        private Dictionary<string, CoreRelocation[]>? _coreRelos;
+
+        private void SortBtfExt()
+        {
+            if (obj.BtfExt is not { } ext) return;
+            _funcInfos = Sorted(ext.FuncInfos, static x => x.InstructionIndex);
+            _lineInfos = Sorted(ext.LineInfos, static x => x.InstructionIndex);
+            _coreRelos = Sorted(ext.CoreRelocations, static x => x.InstructionIndex);
+        }
+
+        private static Dictionary<string, T[]> Sorted<T>(IReadOnlyDictionary<string, IReadOnlyList<T>> d, Func<T, int> key)
+        {
+            var result = new Dictionary<string, T[]>(StringComparer.Ordinal);
+            foreach (var (sec, list) in d)
+            {
+                var arr = list.ToArray();
+                Array.Sort(arr, (a, b) => key(a).CompareTo(key(b)));
+                result[sec] = arr;
+            }
+            return result;
+        }
+
+        /// <summary>The records of a section that fall inside a function, found by binary search.</summary>
+        private static IEnumerable<T> InRange<T>(Dictionary<string, T[]>? bySection, string sec, Function f, Func<T, int> key)
+        {
+            if (bySection is null || !bySection.TryGetValue(sec, out var arr)) yield break;
+            int lo = 0, hi = arr.Length;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >>> 1;
+                if (key(arr[mid]) < f.Start) lo = mid + 1; else hi = mid;
+            }
+            for (int i = lo; i < arr.Length && key(arr[i]) < f.Start + f.Length; i++)
+                yield return arr[i];
+        }
+
         private void AddExtern(string name)
         {
-            if (!obj._externs.Contains(name)) obj._externs.Add(name);
+            if (_externNames.Add(name)) obj._externs.Add(name);
         }
 
         private static RawInstruction With(RawInstruction i, byte src, int imm) => new(i.Opcode, i.Dst, src, i.Offset, imm);
