@@ -87,6 +87,7 @@ public sealed class BtfTests(ITestOutputHelper output)
     public static IEnumerable<object[]> BtfObjects()
     {
         yield return ["data/btf/kinds.o"];
+        yield return ["data/btf/features.o"];
         yield return ["data/endian/sample-bpfel.o"];
         yield return ["data/endian/sample-bpfeb.o"];
         foreach (var n in TestSupport.BenchNames) yield return [$"bench/objs/{n}.o"];

@@ -24,6 +24,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         {
             Path.Combine(TestSupport.DataDir, "endian", "sample-bpfel.o"),
             Path.Combine(TestSupport.DataDir, "endian", "sample-bpfeb.o"),
+            Path.Combine(TestSupport.DataDir, "btf", "kinds.o"),
+            Path.Combine(TestSupport.DataDir, "btf", "features.o"),
         };
         if (TestSupport.BenchObjs is { } dir)
             paths.AddRange(TestSupport.BenchNames.Select(n => Path.Combine(dir, n + ".o")));

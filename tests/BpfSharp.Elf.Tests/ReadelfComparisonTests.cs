@@ -65,6 +65,8 @@ public sealed partial class ReadelfComparisonTests(ITestOutputHelper output)
         foreach (var n in TestSupport.BenchNames) yield return ["bench", n];
         yield return ["data", "endian/sample-bpfel"];
         yield return ["data", "endian/sample-bpfeb"];
+        yield return ["data", "btf/kinds"];
+        yield return ["data", "btf/features"];
     }
 
     private static string? PathOf(string where, string name) => where == "bench"
