@@ -433,10 +433,24 @@ public sealed class BpfObject
                     InitialData = sec.Type == ElfSectionType.NoBits ? ReadOnlyMemory<byte>.Empty
                         : elf.Bytes.Slice((int)sec.Offset, (int)sec.Size),
                 };
+                var btfVars = new Dictionary<string, int>(StringComparer.Ordinal);
                 if (obj.Btf?.Find<BtfDataSec>(sec.Name) is { } ds)
                 {
                     m.BtfValueTypeId = ds.Id;
+                    foreach (var vsi in ds.Variables)
+                        if (obj.Btf[vsi.TypeId] is BtfVar bv) btfVars.TryAdd(bv.Name, bv.TypeId);
                 }
+                var vars = new List<GlobalVariable>();
+                foreach (var sym in SymbolsIn(sec.Index))
+                {
+                    if (sym.Type != ElfSymbolType.Object || sym.Name.Length == 0) continue;
+                    if (sym.Value > sec.Size || sym.Size > sec.Size - sym.Value)
+                        throw new BpfObjectException($"variable '{sym.Name}' at offset {sym.Value} size {sym.Size} extends past the section's {sec.Size} bytes", sec.Name, null);
+                    vars.Add(new GlobalVariable(sym.Name, (uint)sym.Value, (uint)sym.Size, btfVars.GetValueOrDefault(sym.Name),
+                        sym.Binding != ElfSymbolBinding.Local));
+                }
+                vars.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+                m.Variables = vars;
                 _dataMapBySection[sec.Index] = obj._maps.Count;
                 AddMap(m, sec.Index, ulong.MaxValue);
             }

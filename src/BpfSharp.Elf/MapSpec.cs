@@ -102,6 +102,14 @@ public static class BpfMapFlags
 /// <param name="SymbolName">Name of the map or program stored there.</param>
 public readonly record struct MapInitialSlot(int Slot, string SymbolName);
 
+/// <summary>A global variable inside a global-data map's value.</summary>
+/// <param name="Name">Symbol name.</param>
+/// <param name="Offset">Byte offset in the section (and so in the map value).</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="BtfTypeId">The variable's type id from the section's DATASEC, or 0 when the BTF does not describe it.</param>
+/// <param name="IsGlobal">True for a global symbol, false for a static one.</param>
+public readonly record struct GlobalVariable(string Name, uint Offset, uint Size, int BtfTypeId, bool IsGlobal);
+
 /// <summary>A map definition read from an object: what to create, not a created map.</summary>
 public sealed class MapSpec
 {
@@ -143,6 +151,11 @@ public sealed class MapSpec
     public MapSpec? InnerMap { get; internal set; }
     /// <summary>Initial slots of a map-in-map or program array.</summary>
     public IReadOnlyList<MapInitialSlot> InitialSlots { get; internal set; } = [];
+    /// <summary>
+    /// For global data: the variables in the section, placed by their ELF symbols (compilers leave BTF DATASEC offsets
+    /// 0 in objects; libbpf places variables the same way), sorted by offset.
+    /// </summary>
+    public IReadOnlyList<GlobalVariable> Variables { get; internal set; } = [];
 
     /// <inheritdoc/>
     public override string ToString() =>

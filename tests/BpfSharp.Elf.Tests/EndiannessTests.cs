@@ -21,7 +21,7 @@ public sealed class EndiannessTests(ITestOutputHelper output)
         sb.AppendLine($"license={obj.License} version={obj.KernelVersion} externs={string.Join(",", obj.Externs)} btfError={obj.BtfError}");
         foreach (var m in obj.Maps)
         {
-            sb.AppendLine($"map {m} source={m.Source} section={m.SectionName}@{m.SectionOffset} frozen={m.IsFrozen} pin={m.Pinning} " +
+            sb.AppendLine($"map {m} source={m.Source} section={m.SectionName}@{m.SectionOffset} frozen={m.IsFrozen} pin={m.Pinning} vars={string.Join(",", m.Variables)} " +
                           $"key#{m.BtfKeyTypeId} value#{m.BtfValueTypeId} data={m.InitialData.Length} inner={m.InnerMap} slots={string.Join(",", m.InitialSlots)}");
         }
         foreach (var p in obj.Programs)
@@ -122,6 +122,12 @@ public sealed class EndiannessTests(ITestOutputHelper output)
         var bss = obj.FindMap(".bss")!;
         Assert.Equal((8u, 0, false), (bss.ValueSize, bss.InitialData.Length, bss.IsFrozen));
         Assert.Equal(8u, obj.FindMap(".data")!.ValueSize);
+        // Global variables are placed by their symbols: limits[4] (16 bytes) in .rodata, seen in .data, zeroed in .bss.
+        var limits = Assert.Single(rodata.Variables);
+        Assert.Equal(("limits", 0u, 16u, true), (limits.Name, limits.Offset, limits.Size, limits.IsGlobal));
+        Assert.Equal(16ul, obj.Btf!.GetSize(limits.BtfTypeId));
+        Assert.Equal(("seen", 8u), (Assert.Single(obj.FindMap(".data")!.Variables).Name, Assert.Single(obj.FindMap(".data")!.Variables).Size));
+        Assert.Equal("zeroed", Assert.Single(bss.Variables).Name);
 
         // pick (in .text) reads limits[]: a map-value reference to .rodata offset 0, moved with pick into each caller.
         int rodataIndex = obj.FindMapIndex(".rodata");
