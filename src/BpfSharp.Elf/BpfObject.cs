@@ -16,7 +16,7 @@ public sealed class BpfObject
     /// <summary>Most instruction slots all linked programs together may have; bounds work on hostile inputs.</summary>
     public const int MaxTotalInstructions = 8_000_000;
 
-    private readonly List<BpfProgram> _programs = new();
+    private readonly List<ProgramSpec> _programs = new();
     private readonly List<MapSpec> _maps = new();
     private readonly List<string> _externs = new();
 
@@ -37,7 +37,7 @@ public sealed class BpfObject
     /// <summary>The <c>version</c> section's value, or null when absent.</summary>
     public uint? KernelVersion { get; private set; }
     /// <summary>The programs, in section then offset order.</summary>
-    public IReadOnlyList<BpfProgram> Programs => _programs;
+    public IReadOnlyList<ProgramSpec> Programs => _programs;
     /// <summary>The map definitions; <see cref="MapReference.MapIndex"/> indexes this list.</summary>
     public IReadOnlyList<MapSpec> Maps => _maps;
     /// <summary>Parsed <c>.BTF</c>, or null when absent or unusable (see <see cref="BtfError"/>).</summary>
@@ -81,7 +81,7 @@ public sealed class BpfObject
     }
 
     /// <summary>The program with this name, or null.</summary>
-    public BpfProgram? FindProgram(string name)
+    public ProgramSpec? FindProgram(string name)
     {
         foreach (var p in _programs)
             if (p.Name == name) return p;
@@ -663,7 +663,7 @@ public sealed class BpfObject
             }
         }
 
-        private BpfProgram Link(Function main, ProgramSectionInfo info)
+        private ProgramSpec Link(Function main, ProgramSectionInfo info)
         {
             var insns = new List<RawInstruction>(main.Length);
             var placed = new Dictionary<Function, int>();
@@ -786,7 +786,7 @@ public sealed class BpfObject
             }
             lineInfos.Sort((a, b) => a.InstructionIndex.CompareTo(b.InstructionIndex));
 
-            return new BpfProgram(main.Name, main.Code.Section.Name, info, insns.ToArray(), funcs, mapRefs, externs,
+            return new ProgramSpec(main.Name, main.Code.Section.Name, info, insns.ToArray(), funcs, mapRefs, externs,
                 funcInfos, lineInfos, core, (ulong)main.Start * 8);
         }
 

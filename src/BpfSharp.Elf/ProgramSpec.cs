@@ -49,9 +49,9 @@ public readonly record struct ProgramFunction(string Name, string SectionName, i
 /// One program of an object, linked like libbpf does: its own instructions followed by every subprogram it calls
 /// (transitively), with call offsets fixed. Map and extern references are left as placeholders listed beside the code.
 /// </summary>
-public sealed class BpfProgram
+public sealed class ProgramSpec
 {
-    internal BpfProgram(string name, string sectionName, ProgramSectionInfo info, RawInstruction[] instructions,
+    internal ProgramSpec(string name, string sectionName, ProgramSectionInfo info, RawInstruction[] instructions,
         IReadOnlyList<ProgramFunction> functions, IReadOnlyList<MapReference> maps, IReadOnlyList<ExternReference> externs,
         IReadOnlyList<BtfFuncInfo> funcInfos, IReadOnlyList<BtfLineInfo> lineInfos, IReadOnlyList<CoreRelocation> core,
         ulong sectionOffset)
