@@ -231,11 +231,11 @@ public abstract unsafe class BpfMap : IDisposable
             return HostLookupAndDelete(k, v);
     }
 
-    /// <summary>BPF_MAP_FREEZE: from now on the host may not write; programs still may (unless BPF_F_RDONLY_PROG).</summary>
+    /// <summary>BPF_MAP_FREEZE: from now on the host may not write; programs still may (unless BPF_F_RDONLY_PROG). EPERM when already frozen or BPF_F_RDONLY.</summary>
     public BpfErrno Freeze()
     {
         ThrowIfDisposed();
-        if ((Flags & BpfMapFlags.ReadOnly) != 0) return BpfErrno.EPERM;
+        if (!HostCanWrite) return BpfErrno.EPERM; // the kernel checks write permission first, so a second freeze is EPERM too
         return Interlocked.CompareExchange(ref _frozen, 1, 0) == 0 ? BpfErrno.None : BpfErrno.EBUSY;
     }
 

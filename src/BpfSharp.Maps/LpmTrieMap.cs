@@ -72,6 +72,7 @@ public sealed unsafe class LpmTrieMap : BpfMap
     public override byte* Lookup(byte* key)
     {
         uint keyLen = *(uint*)key;
+        if (keyLen > _maxPrefixLen) return null; // the kernel rejects over-long lookup keys too
         byte* data = key + 4;
         Node? found = null;
         for (var node = Volatile.Read(ref _root); node is not null;)
