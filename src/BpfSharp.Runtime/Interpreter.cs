@@ -51,6 +51,9 @@ public sealed unsafe class Interpreter : IBpfExecutable
     /// <inheritdoc/>
     public BpfProgram Program { get; }
 
+    /// <summary>The id of bpf_tail_call, after which engines check <see cref="RunContext.PendingTailCall"/>.</summary>
+    public const int TailCallHelperId = 12;
+
     /// <summary>The load error for a call of a helper that the table lacks, naming it when Linux has it.</summary>
     public static BpfLoadException UnknownHelper(long id, int pc) => HelperNames.Find(id) is { } name
         ? new BpfLoadException($"helper bpf_{name} (id {id}) is not available in this runtime", pc)
@@ -212,6 +215,8 @@ public sealed unsafe class Interpreter : IBpfExecutable
                         case Op.Call:
                             context.HelperPc = pc;
                             r[0] = helpers[pc]!(context, r[1], r[2], r[3], r[4], r[5]);
+                            // A successful bpf_tail_call does not return: the host runs the target next.
+                            if (ins->Imm == TailCallHelperId && context.PendingTailCall is not null) return r[0];
                             break;
                         case Op.Callx:
                         {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using BpfSharp.Maps;
 
 namespace BpfSharp.Runtime;
 
@@ -73,6 +74,51 @@ public sealed unsafe class RunContext : IDisposable
     /// <summary>Host memory that <c>probe_read_*</c> may read (the "kernel" or "user" memory of the traced thing).</summary>
     public IList<MemoryRegion> ProbeRegions { get; } = new List<MemoryRegion>();
 
+    // Maps reachable from programs by handle: a tagged index, so a forged value is rejected, never dereferenced.
+    private const ulong MapHandleTag = 0x4D41_5000_0000_0000UL;
+    private BpfMap?[] _maps = new BpfMap?[8];
+    private int _fixedMapCount;
+    private int _mapCount;
+
+    /// <summary>Makes a map reachable by the programs of this context and returns the handle lddw loads.</summary>
+    public ulong AddMap(BpfMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ulong handle = RegisterMap(map);
+        _fixedMapCount = _mapCount;
+        return handle;
+    }
+
+    /// <summary>The handle the <paramref name="index"/>-th map added with <see cref="AddMap"/> has in every context.</summary>
+    public static ulong MapHandleFor(int index) => MapHandleTag | (uint)index;
+
+    /// <summary>The handle of a map for the current run (inner maps of map-in-map lookups).</summary>
+    public ulong RegisterMap(BpfMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        for (int i = 0; i < _mapCount; i++) if (ReferenceEquals(_maps[i], map)) return MapHandleTag | (uint)i;
+        if (_mapCount == _maps.Length) Array.Resize(ref _maps, _maps.Length * 2);
+        _maps[_mapCount] = map;
+        return MapHandleTag | (uint)_mapCount++;
+    }
+
+    /// <summary>The map behind a handle a program passed to a helper; faults when it is not a map handle.</summary>
+    public BpfMap MapFromHandle(ulong handle, string helper)
+    {
+        ulong index = handle ^ MapHandleTag;
+        if (index < (ulong)_mapCount && _maps[index] is { } map) return map;
+        throw new BpfFaultException(new BpfFault(BpfFaultKind.HelperFailed, HelperPc, $"bpf_{helper}: 0x{handle:x} is not a map"));
+    }
+
+    /// <summary>A tail call the program requested (bpf_tail_call): the engine stops, the host runs the target.</summary>
+    public IBpfExecutable? PendingTailCall { get; set; }
+
+    /// <summary>Tail calls made in the current top-level run (the kernel allows 33).</summary>
+    public int TailCallCount { get; set; }
+
+    /// <summary>Ring buffer records reserved and not yet submitted or discarded in this run.</summary>
+    internal List<(ulong Address, RingBufferMap Map)> RingbufReservations { get; } = [];
+
     /// <summary>Packet bounds for the legacy LD ABS/IND loads (0 length: none).</summary>
     public ulong PacketStart { get; set; }
 
@@ -124,6 +170,7 @@ public sealed unsafe class RunContext : IDisposable
     public void BeginRun()
     {
         _regionCount = _fixedRegionCount;
+        _mapCount = _fixedMapCount;
         if (_lastHit >= _regionCount) _lastHit = 0;
     }
 
