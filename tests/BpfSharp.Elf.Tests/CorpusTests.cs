@@ -68,6 +68,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
     {
         if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }
         int files = 0, loaded = 0, errors = 0, programs = 0, programsWithMaps = 0, programsWithExterns = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var byFolder = new SortedDictionary<string, (int Files, int Loaded, int Programs)>(StringComparer.Ordinal);
         foreach (var f in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
@@ -92,12 +93,13 @@ public sealed class CorpusTests(ITestOutputHelper output)
             }
             byFolder[folder] = row;
         }
+        clock.Stop();
         foreach (var (folder, row) in byFolder)
             output.WriteLine($"{folder,-20} files {row.Files,4}  loaded {row.Loaded,4}  programs {row.Programs,5}");
         output.WriteLine($"TOTAL files {files}, loaded {loaded}, typed errors {errors}; programs {programs}: " +
                          $"{programs - programsWithExterns} with every relocation resolved within the object, " +
                          $"{programsWithExterns} also referring to extern symbols (kfuncs, memcpy, ...) left for the loader; " +
-                         $"{programsWithMaps} with map references");
+                         $"{programsWithMaps} with map references; {clock.ElapsedMilliseconds} ms for all files");
         Assert.Equal(files, loaded + errors);
         Assert.True(loaded > 0);
     }
