@@ -64,6 +64,22 @@ public sealed class CorpusTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Legacy_maps_section_of_sockex1_is_read_like_its_hex_dump()
+    {
+        if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }
+        // llvm-readelf -x maps: 02000000 04000000 08000000 00010000 00000000 (+8 zero bytes of iproute2-style fields).
+        var obj = BpfObject.Load(Path.Combine(dir, "linux", "sockex1_kern.o"));
+        var map = Assert.Single(obj.Maps);
+        Assert.Equal(("my_map", MapSource.LegacyMapsSection, BpfMapType.Array, 4u, 8u, 256u, 0u),
+            (map.Name, map.Source, map.Type, map.KeySize, map.ValueSize, map.MaxEntries, map.Flags));
+        // Section "socket1" is a pre-1.0 libbpf name: a socket filter by prefix.
+        var prog = Assert.Single(obj.Programs);
+        Assert.Equal(("bpf_prog1", BpfProgramType.SocketFilter, true), (prog.Name, prog.Type, prog.IsLegacySectionName));
+        // llvm-readelf -r: one R_BPF_64_64 against my_map at offset 0x38 of socket1.
+        Assert.Equal([new MapReference(0x38 / 8, 0, MapReferenceKind.MapFd, 0)], prog.MapReferences);
+    }
+
+    [Fact]
     public void Corpus_summary()
     {
         if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }
