@@ -30,7 +30,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         }
     }
 
-    [Theory]
+    [SharedDataTheory("verifier-corpus/ebpf-samples")]
     [MemberData(nameof(Files))]
     public void Corpus_object_loads_or_gives_a_typed_error(string relative)
     {
@@ -53,7 +53,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
     }
 
     /// <summary>Objects in the corpus's <c>invalid</c> folder that are malformed at the ELF level must be rejected with a message.</summary>
-    [Theory]
+    [SharedDataTheory("verifier-corpus/ebpf-samples")]
     [InlineData("invalid/badsymsize.o", "symbol")]
     public void Malformed_corpus_objects_are_rejected_with_a_message(string relative, string mentions)
     {
@@ -63,7 +63,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         Assert.Contains(mentions, e.Message, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
+    [SharedDataFact("verifier-corpus/ebpf-samples")]
     public void Legacy_maps_section_of_sockex1_is_read_like_its_hex_dump()
     {
         if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }
@@ -79,7 +79,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         Assert.Equal([new MapReference(0x38 / 8, 0, MapReferenceKind.MapFd, 0)], prog.MapReferences);
     }
 
-    [Fact]
+    [SharedDataFact("verifier-corpus/ebpf-samples")]
     public void Corpus_summary()
     {
         if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }

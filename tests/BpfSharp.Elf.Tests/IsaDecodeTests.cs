@@ -35,7 +35,7 @@ public sealed class IsaDecodeTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SharedDataFact("verifier-corpus/ebpf-samples")]
     public void Corpus_programs_that_decode()
     {
         if (TestPaths.Shared("verifier-corpus/ebpf-samples") is not { } dir) { output.WriteLine("SKIPPED: corpus absent"); return; }
