@@ -63,7 +63,7 @@ public static class HelperPrototypes
         new(3, "bpf_map_delete_elem", HelperReturn.Integer, [HelperArg.MapPtr, HelperArg.MapKey]),
         new(4, "bpf_probe_read", HelperReturn.Integer, [HelperArg.WritableMem, HelperArg.Size, HelperArg.Anything], TracingTypes),
         new(5, "bpf_ktime_get_ns", HelperReturn.Integer, []),
-        new(6, "bpf_trace_printk", HelperReturn.Integer, [HelperArg.ReadableMem, HelperArg.Size, HelperArg.Anything, HelperArg.Anything, HelperArg.Anything]),
+        new(6, "bpf_trace_printk", HelperReturn.Integer, [HelperArg.ReadableMem, HelperArg.Size]), // R3-R5 are format arguments, not checked
         new(7, "bpf_get_prandom_u32", HelperReturn.Integer, []),
         new(8, "bpf_get_smp_processor_id", HelperReturn.Integer, []),
         new(12, "bpf_tail_call", HelperReturn.Void, [HelperArg.Ctx, HelperArg.MapPtr, HelperArg.Anything]),

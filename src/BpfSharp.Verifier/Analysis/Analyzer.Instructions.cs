@@ -247,17 +247,16 @@ internal sealed partial class Analyzer
             Write(state, pc, insn.Dst, RegisterState.UnknownScalar);
             return;
         }
-        int bits = (int)insn.Imm;
-        ScalarUnaryOp op = (insn.Info.Alu, bits) switch
+        ScalarUnaryOp op = insn.Op switch
         {
-            (AluOp.ToLe, 16) => ScalarUnaryOp.ToLe16,
-            (AluOp.ToLe, 32) => ScalarUnaryOp.ToLe32,
-            (AluOp.ToLe, _) => ScalarUnaryOp.ToLe64,
-            (AluOp.ToBe, 16) => ScalarUnaryOp.ToBe16,
-            (AluOp.ToBe, 32) => ScalarUnaryOp.ToBe32,
-            (AluOp.ToBe, _) => ScalarUnaryOp.ToBe64,
-            (_, 16) => ScalarUnaryOp.Bswap16,
-            (_, 32) => ScalarUnaryOp.Bswap32,
+            Op.Le16 => ScalarUnaryOp.ToLe16,
+            Op.Le32 => ScalarUnaryOp.ToLe32,
+            Op.Le64 => ScalarUnaryOp.ToLe64,
+            Op.Be16 => ScalarUnaryOp.ToBe16,
+            Op.Be32 => ScalarUnaryOp.ToBe32,
+            Op.Be64 => ScalarUnaryOp.ToBe64,
+            Op.Bswap16 => ScalarUnaryOp.Bswap16,
+            Op.Bswap32 => ScalarUnaryOp.Bswap32,
             _ => ScalarUnaryOp.Bswap64,
         };
         Write(state, pc, insn.Dst, RegisterState.Number(ScalarAlu.Unary(op, value.Value, AluWidth.Bits64)));

@@ -169,12 +169,13 @@ internal sealed partial class Analyzer
             throw Failure(VerifierErrorCode.VariableStackAccess, pc,
                 $"variable stack access var_off={ptr.Value.Bits} off={ptr.Off + insnOff} size={size}", state);
         long off = ptr.Off + (long)ptr.Value.ConstValue + insnOff;
-        if (off < -Frame.StackSize || off + size > 0)
-            throw Failure(VerifierErrorCode.StackOutOfBounds, pc,
-                $"invalid {(write ? "write to" : "read from")} stack R{reg} off={off} size={size}", state);
+        // Alignment is checked first, as the kernel's check_ptr_alignment runs before the bounds check.
         if (off % size != 0)
             throw Failure(VerifierErrorCode.MisalignedStackAccess, pc,
                 $"misaligned stack access off (0x0; 0x0)+{ptr.Off + (long)ptr.Value.ConstValue}+{insnOff} size {size}", state);
+        if (off < -Frame.StackSize || off + size > 0)
+            throw Failure(VerifierErrorCode.StackOutOfBounds, pc,
+                $"invalid {(write ? "write to" : "read from")} stack R{reg} off={off} size={size}", state);
         Frame frame = state.Frames[ptr.FrameNo];
         int index = (int)(off + Frame.StackSize);
         int slot = index / 8;
