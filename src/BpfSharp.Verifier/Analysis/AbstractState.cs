@@ -148,6 +148,8 @@ public sealed class AbstractState
             if (f.Stack[slot * 8] == StackByte.Spill)
                 text.Append(" fp").Append(off).Append('=').Append(f.Spills[slot]);
         }
+        foreach (var (id, pc) in References)
+            text.Append(" refs=").Append(id).Append('@').Append(pc);
         return text.ToString();
     }
 }

@@ -29,7 +29,6 @@ internal sealed partial class Analyzer
                     if (arg.Type != RegType.MapPtr)
                         throw ArgType(pc, state, reg, arg, "map_ptr");
                     mapIndex = arg.MapIndex;
-                    CheckMapUse(pc, state, proto, _options.Maps[mapIndex]);
                     break;
                 case HelperArg.Ctx:
                     if (arg.Type != RegType.Ctx || arg.Off != 0)
@@ -40,6 +39,8 @@ internal sealed partial class Analyzer
                 {
                     VerifierMap map = _options.Maps[mapIndex];
                     int size = kind == HelperArg.MapKey ? map.KeySize : map.ValueSize;
+                    if (size == 0)
+                        throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, "invalid zero-sized read", state);
                     CheckHelperMemory(pc, state, reg, arg, size, size, initialized: true);
                     break;
                 }
@@ -67,6 +68,9 @@ internal sealed partial class Analyzer
                     break;
             }
         }
+
+        if (mapIndex >= 0)
+            CheckMapUse(pc, state, proto, _options.Maps[mapIndex]); // after the arguments, as the kernel does
 
         // bpf_ringbuf_reserve's size (R2, checked constant above) becomes the size of the returned memory.
         int allocSize = proto.Return == HelperReturn.RingbufMemOrNull
@@ -110,6 +114,8 @@ internal sealed partial class Analyzer
             130 or 131 => map.Kind == VerifierMapKind.RingBuf,
             _ => true,
         };
+        if (!ok && proto.Id == 12)
+            throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, "expected prog array map for tail call", state);
         if (!ok)
             throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, $"cannot pass map_type {(int)map.Kind} into func {proto.Name}#{proto.Id}", state);
     }
@@ -122,11 +128,11 @@ internal sealed partial class Analyzer
         if (v.SMin < 0)
             throw Failure(VerifierErrorCode.InvalidHelperArgument, pc,
                 $"R{reg} min value is negative, either use unsigned or 'var &= const'", state);
+        if (!zeroAllowed && v.UMin == 0)
+            throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, $"R{reg} invalid zero-sized read: u64=[{v.UMin},{v.UMax}]", state);
         if (v.UMax >= (ulong)MaxVariableOffset)
             throw Failure(VerifierErrorCode.InvalidHelperArgument, pc,
                 $"R{reg} unbounded memory access, use 'var &= const' or 'if (var < const)'", state);
-        if (!zeroAllowed && v.UMin == 0)
-            throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, $"R{reg} invalid zero-sized read: u64=[{v.UMin},{v.UMax}]", state);
         return ((long)v.UMin, (long)v.UMax);
     }
 
@@ -143,14 +149,16 @@ internal sealed partial class Analyzer
                     throw Failure(VerifierErrorCode.VariableStackAccess, pc, $"R{reg} variable stack access var_off={ptr.Value.Bits} disallowed", state);
                 long off = ptr.Off + (long)ptr.Value.ConstValue;
                 if (off < -Frame.StackSize || off + maxSize > 0)
-                    throw Failure(VerifierErrorCode.StackOutOfBounds, pc, $"invalid indirect access to stack R{reg} off={off} size={maxSize}", state);
+                    throw Failure(VerifierErrorCode.StackOutOfBounds, pc,
+                        $"invalid {(initialized ? "read from" : "write to")} stack R{reg} off={off} size={maxSize}", state);
                 Frame frame = state.Frames[ptr.FrameNo];
                 int start = (int)(off + Frame.StackSize);
                 for (int i = 0; i < maxSize; i++)
                 {
                     if (initialized)
                     {
-                        if (frame.Stack[start + i] == StackByte.Invalid)
+                        // Privileged programs may pass uninitialized stack (the kernel's allow_uninit_stack).
+                        if (frame.Stack[start + i] == StackByte.Invalid && !_options.Privileged)
                             throw Failure(VerifierErrorCode.UninitializedStackRead, pc,
                                 $"invalid read from stack R{reg} off {off}+{i} size {maxSize}", state);
                         if (frame.Stack[start + i] == StackByte.Spill && frame.Spills[(start + i) / 8].IsPointer && !_options.Privileged)

@@ -74,8 +74,8 @@ internal sealed partial class Analyzer
         RegType.Packet => "pkt",
         RegType.PacketEnd => "pkt_end",
         RegType.PacketMeta => "pkt_meta",
-        RegType.RingbufMem => "mem",
-        _ => "mem_or_null",
+        RegType.RingbufMem => "ringbuf_mem",
+        _ => "ringbuf_mem_or_null",
     };
 
     private static Scalar Imm(Instruction insn) => Scalar.Const(insn.Imm);
@@ -305,7 +305,7 @@ internal sealed partial class Analyzer
         {
             Frame callee = state.Current;
             if (r0.Type == RegType.Stack && r0.FrameNo == callee.Depth)
-                throw Failure(VerifierErrorCode.PointerLeak, pc, "cannot return stack pointer to the caller frame", state);
+                throw Failure(VerifierErrorCode.PointerLeak, pc, "cannot return stack pointer to the caller", state);
             state.Frames.RemoveAt(state.Frames.Count - 1);
             RegisterState[] regs = state.Registers;
             regs[0] = r0;
@@ -328,8 +328,8 @@ internal sealed partial class Analyzer
         }
         if (state.References.Count > 0)
         {
-            var (id, allocPc) = state.References[0];
-            throw Failure(VerifierErrorCode.UnreleasedReference, pc, $"Unreleased reference id={id} alloc_insn={allocPc}", state);
+            // The state dump lists the leaked reference (refs=id@insn).
+            throw Failure(VerifierErrorCode.UnreleasedReference, pc, "BPF_EXIT instruction in main prog would lead to reference leak", state);
         }
         return -1;
     }

@@ -166,13 +166,12 @@ internal sealed partial class Analyzer
     private RegisterState StackAccess(int pc, AbstractState state, int reg, RegisterState ptr, int insnOff, int size, bool write, RegisterState? value)
     {
         if (!ptr.Value.IsConst)
-            throw Failure(VerifierErrorCode.VariableStackAccess, pc,
-                $"variable stack access var_off={ptr.Value.Bits} off={ptr.Off + insnOff} size={size}", state);
+            return VariableStackAccess(pc, state, reg, ptr, insnOff, size, write);
         long off = ptr.Off + (long)ptr.Value.ConstValue + insnOff;
         // Alignment is checked first, as the kernel's check_ptr_alignment runs before the bounds check.
         if (off % size != 0)
             throw Failure(VerifierErrorCode.MisalignedStackAccess, pc,
-                $"misaligned stack access off (0x0; 0x0)+{ptr.Off + (long)ptr.Value.ConstValue}+{insnOff} size {size}", state);
+                $"misaligned stack access off {(long)ptr.Value.ConstValue}+{ptr.Off}+{insnOff} size {size}", state);
         if (off < -Frame.StackSize || off + size > 0)
             throw Failure(VerifierErrorCode.StackOutOfBounds, pc,
                 $"invalid {(write ? "write to" : "read from")} stack R{reg} off={off} size={size}", state);
@@ -226,12 +225,47 @@ internal sealed partial class Analyzer
         for (int i = 0; i < size; i++)
         {
             StackByte b = frame.Stack[index + i];
-            if (b == StackByte.Invalid)
+            if (b == StackByte.Invalid && !_options.Privileged)
                 throw Failure(VerifierErrorCode.UninitializedStackRead, pc, $"invalid read from stack R{reg} off {off}+{i} size {size}", state);
             if (b == StackByte.Spill && frame.Spills[(index + i) / 8].IsPointer)
                 throw Failure(VerifierErrorCode.InvalidMemoryAccess, pc, "invalid size of register fill", state);
             allZero &= b == StackByte.Zero;
         }
         return RegisterState.Number(allZero ? Scalar.Const(0UL) : LoadedValue(size, false));
+    }
+
+    // Privileged programs may address the stack with a bounded variable offset: every byte the access may touch must
+    // be inside the frame; a write makes all of them plain data, a read yields an unknown number.
+    private RegisterState VariableStackAccess(int pc, AbstractState state, int reg, RegisterState ptr, int insnOff, int size, bool write)
+    {
+        Scalar var = ptr.Value;
+        long fixedOff = (long)ptr.Off + insnOff;
+        if (!_options.Privileged)
+            throw Failure(VerifierErrorCode.VariableStackAccess, pc,
+                $"R{reg} variable stack access prohibited for !root, var_off={var.Bits} off={fixedOff}", state);
+        if (var.SMin <= -MaxVariableOffset || var.SMax >= MaxVariableOffset)
+            throw Failure(VerifierErrorCode.VariableStackAccess, pc,
+                $"invalid unbounded variable-offset {(write ? "write to" : "read from")} stack R{reg}", state);
+        long min = fixedOff + var.SMin, max = fixedOff + var.SMax;
+        if (min < -Frame.StackSize || max + size > 0)
+            throw Failure(VerifierErrorCode.StackOutOfBounds, pc,
+                $"invalid variable-offset {(write ? "write to" : "read from")} stack R{reg} var_off={var.Bits} off={fixedOff} size={size}", state);
+        Frame frame = state.Frames[ptr.FrameNo];
+        int first = (int)(min + Frame.StackSize), end = (int)(max + size + Frame.StackSize);
+        for (int i = first; i < end; i++)
+        {
+            int slot = i / 8;
+            if (write)
+            {
+                if (frame.Stack[i] == StackByte.Spill)
+                {
+                    for (int j = 0; j < 8; j++)
+                        frame.Stack[slot * 8 + j] = StackByte.Misc;
+                    frame.Spills[slot] = RegisterState.NotInit;
+                }
+                frame.Stack[i] = StackByte.Misc;
+            }
+        }
+        return RegisterState.Number(LoadedValue(size, false));
     }
 }
