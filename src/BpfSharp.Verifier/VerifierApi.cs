@@ -49,6 +49,18 @@ public sealed class VerifierOptions
     /// <summary>Produce the kernel-style per-instruction log.</summary>
     public bool Log { get; init; }
 
+    /// <summary>
+    /// Register states at entry (R0-R9; R10 is always the frame pointer); null for the kernel's entry state
+    /// (R1 = context, the rest unreadable). Used to verify code fragments under assumptions.
+    /// </summary>
+    public IReadOnlyList<RegisterState>? EntryRegisters { get; init; }
+
+    /// <summary>
+    /// Verify a code fragment rather than a whole program: falling off the end ends a path, and exit checks neither
+    /// R0 nor references.
+    /// </summary>
+    public bool CodeFragment { get; init; }
+
     /// <summary>Processed-instruction budget (the kernel's BPF_COMPLEXITY_LIMIT_INSNS).</summary>
     public int InstructionLimit { get; init; } = 1_000_000;
 }
@@ -132,14 +144,20 @@ public sealed record VerifierError(VerifierErrorCode Code, int Pc, string Messag
 /// <summary>Outcome of verification.</summary>
 public sealed class VerificationResult
 {
-    internal VerificationResult(VerifierError? error, int processed, int peakStates, TimeSpan elapsed, string log)
+    internal VerificationResult(VerifierError? error, int processed, int peakStates, TimeSpan elapsed, string log, bool[] reached)
     {
+        _reached = reached;
         Error = error;
         ProcessedInstructions = processed;
         PeakStates = peakStates;
         Elapsed = elapsed;
         Log = log;
     }
+
+    private readonly bool[] _reached;
+
+    /// <summary>Whether some path reached instruction <paramref name="pc"/> (before any error stopped the analysis).</summary>
+    public bool WasReached(int pc) => pc >= 0 && pc < _reached.Length && _reached[pc];
 
     /// <summary>True when the program is safe.</summary>
     public bool Accepted => Error == null;

@@ -300,6 +300,8 @@ internal sealed partial class Analyzer
 
     private int ExecuteExit(int pc, AbstractState state)
     {
+        if (_options.CodeFragment && state.Frames.Count == 1)
+            return -1;
         RegisterState r0 = Read(state, pc, 0);
         if (state.Frames.Count > 1)
         {

@@ -22,6 +22,7 @@ internal sealed partial class Analyzer
     private readonly StringBuilder? _log;
     private readonly bool[] _prunePoints;
     private readonly Dictionary<int, List<StoredState>> _seen = [];
+    private readonly bool[] _reached;
     private int _processed;
     private int _storedStates;
     private int _peakStates;
@@ -51,6 +52,7 @@ internal sealed partial class Analyzer
         _options = options;
         _log = options.Log ? new StringBuilder() : null;
         _prunePoints = new bool[program.Count];
+        _reached = new bool[program.Count];
     }
 
     public VerificationResult Run()
@@ -61,7 +63,7 @@ internal sealed partial class Analyzer
         {
             if (_program.Count == 0)
                 throw Failure(VerifierErrorCode.FallThroughEnd, 0, "last insn is not an exit or jmp", null);
-            var structural = ControlFlow.Check(_program, _options.Privileged, _prunePoints);
+            var structural = ControlFlow.Check(_program, _options.Privileged, _prunePoints, _options.CodeFragment);
             if (structural is { } s)
                 throw Failure(s.Code, s.Pc, s.Message, null);
             Explore();
@@ -73,7 +75,7 @@ internal sealed partial class Analyzer
         }
         _log?.Append(CultureInfo.InvariantCulture,
             $"processed {_processed} insns (limit {_options.InstructionLimit}) max_states_per_insn {MaxStoredAtOnePc()} total_states {_storedStates} peak_states {_peakStates} mark_read 0\n");
-        return new VerificationResult(error, _processed, _peakStates, clock.Elapsed, _log?.ToString() ?? "");
+        return new VerificationResult(error, _processed, _peakStates, clock.Elapsed, _log?.ToString() ?? "", _reached);
     }
 
     private int MaxStoredAtOnePc()
@@ -84,13 +86,18 @@ internal sealed partial class Analyzer
         return max;
     }
 
-    private static AbstractState InitialState()
+    private AbstractState InitialState()
     {
         var state = new AbstractState();
         var frame = new Frame { Depth = 0 };
         for (int r = 0; r < 11; r++)
             frame.Registers[r] = RegisterState.NotInit;
         frame.Registers[1] = RegisterState.Pointer(RegType.Ctx);
+        if (_options.EntryRegisters is { } entry)
+        {
+            for (int r = 0; r < 10; r++)
+                frame.Registers[r] = r < entry.Count ? entry[r] : RegisterState.NotInit;
+        }
         frame.Registers[10] = RegisterState.Pointer(RegType.Stack);
         for (int i = 0; i < frame.Spills.Length; i++)
             frame.Spills[i] = RegisterState.NotInit;
@@ -107,12 +114,15 @@ internal sealed partial class Analyzer
             var (pc, state, ancestors) = work.Pop();
             while (pc >= 0)
             {
+                if (pc >= _program.Count)
+                    break; // a code fragment's end: ControlFlow admits it only in fragment mode
                 if (_prunePoints[pc])
                 {
                     if (IsCovered(pc, state, ancestors))
                         break;
                     ancestors = Remember(pc, state, ancestors);
                 }
+                _reached[pc] = true;
                 if (++_processed > _options.InstructionLimit)
                     throw Failure(VerifierErrorCode.ProgramTooLarge, pc, $"BPF program is too large. Processed {_processed} insn", state);
                 if (_log != null)

@@ -36,7 +36,7 @@ internal static class ControlFlow
     }
 
     /// <summary>Runs the checks; returns an error or null. <paramref name="prunePoints"/> marks branch targets and successors.</summary>
-    public static (VerifierErrorCode Code, int Pc, string Message)? Check(BpfProgram program, bool privileged, bool[] prunePoints)
+    public static (VerifierErrorCode Code, int Pc, string Message)? Check(BpfProgram program, bool privileged, bool[] prunePoints, bool fragment)
     {
         int count = program.Count;
         for (int pc = 0; pc < count; pc++)
@@ -47,9 +47,11 @@ internal static class ControlFlow
             if (insn.HasTarget && insn.Op != Op.LddwFunc)
             {
                 int target = insn.JumpTarget(pc);
-                if (target < 0 || target >= count || program[target].Op == Op.LddwHigh)
+                bool fragmentEnd = fragment && target == count;
+                if (!fragmentEnd && (target < 0 || target >= count || program[target].Op == Op.LddwHigh))
                     return (VerifierErrorCode.JumpOutOfRange, pc, $"jump out of range from insn {pc} to {target}");
-                prunePoints[target] = true;
+                if (!fragmentEnd)
+                    prunePoints[target] = true;
                 if (insn.Info.Kind is InstructionKind.CondJump || insn.Op == Op.CallLocal)
                     prunePoints[pc + 1 < count ? pc + 1 : pc] = true;
             }
@@ -71,7 +73,11 @@ internal static class ControlFlow
                 stack.Push((pc, next + 1));
                 int target = succ[next];
                 if (target >= count)
+                {
+                    if (fragment)
+                        continue;
                     return (VerifierErrorCode.FallThroughEnd, pc, "last insn is not an exit or jmp");
+                }
                 if (state[target] == 1 && !privileged)
                     return (VerifierErrorCode.BackEdge, pc, $"back-edge from insn {pc} to {target}");
                 if (state[target] == 0)
@@ -85,7 +91,7 @@ internal static class ControlFlow
                 state[pc] = 2;
             }
         }
-        for (int pc = 0; pc < count; pc++)
+        for (int pc = 0; pc < count && !fragment; pc++)
         {
             if (state[pc] == 0 && program[pc].Op != Op.LddwHigh)
                 return (VerifierErrorCode.UnreachableInstruction, pc, $"unreachable insn {pc}");
