@@ -74,6 +74,7 @@ public static class HelperPrototypes
         new(25, "bpf_perf_event_output", HelperReturn.Integer, [HelperArg.Ctx, HelperArg.MapPtr, HelperArg.Anything, HelperArg.ReadableMem, HelperArg.SizeOrZero]),
         new(26, "bpf_skb_load_bytes", HelperReturn.Integer, [HelperArg.Ctx, HelperArg.Anything, HelperArg.WritableMem, HelperArg.Size], SkbTypes),
         new(51, "bpf_redirect_map", HelperReturn.Integer, [HelperArg.MapPtr, HelperArg.Anything, HelperArg.Anything], [ProgramType.Xdp]),
+        new(67, "bpf_get_stack", HelperReturn.Integer, [HelperArg.Ctx, HelperArg.WritableMem, HelperArg.SizeOrZero, HelperArg.Anything]),
         new(112, "bpf_probe_read_user", HelperReturn.Integer, [HelperArg.WritableMem, HelperArg.Size, HelperArg.Anything], TracingTypes),
         new(113, "bpf_probe_read_kernel", HelperReturn.Integer, [HelperArg.WritableMem, HelperArg.Size, HelperArg.Anything], TracingTypes),
         new(125, "bpf_ktime_get_boot_ns", HelperReturn.Integer, []),
