@@ -56,6 +56,12 @@ public sealed class VerifierOptions
     public IReadOnlyList<RegisterState>? EntryRegisters { get; init; }
 
     /// <summary>
+    /// What is known about the main frame's stack bytes at entry (512 entries, index 0 = fp-512); null for an
+    /// uninitialized stack. Spill entries are not accepted here.
+    /// </summary>
+    public IReadOnlyList<StackByte>? EntryStack { get; init; }
+
+    /// <summary>
     /// Verify a code fragment rather than a whole program: falling off the end ends a path, and exit checks neither
     /// R0 nor references.
     /// </summary>

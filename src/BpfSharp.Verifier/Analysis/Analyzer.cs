@@ -99,6 +99,11 @@ internal sealed partial class Analyzer
                 frame.Registers[r] = r < entry.Count ? entry[r] : RegisterState.NotInit;
         }
         frame.Registers[10] = RegisterState.Pointer(RegType.Stack);
+        if (_options.EntryStack is { } stack)
+        {
+            for (int i = 0; i < Frame.StackSize && i < stack.Count; i++)
+                frame.Stack[i] = stack[i] == StackByte.Spill ? StackByte.Misc : stack[i];
+        }
         for (int i = 0; i < frame.Spills.Length; i++)
             frame.Spills[i] = RegisterState.NotInit;
         state.Frames.Add(frame);

@@ -20,6 +20,7 @@ internal sealed partial class PrevailCase
     public BpfProgram? Program { get; private set; }
     public RegisterState[] Entry { get; } = Enumerable.Repeat(RegisterState.NotInit, 10).ToArray();
     public List<VerifierMap> Maps { get; } = [];
+    public StackByte[]? Stack { get; private set; }
     public List<int> AssumePcs { get; } = [];
     public string? Unsupported { get; private set; }
 
@@ -254,6 +255,7 @@ internal sealed partial class PrevailCase
     }
 
     [GeneratedRegex(@"^r(\d+)\.(\w+)=(.+)$")] private static partial Regex PreConstraint();
+    [GeneratedRegex(@"^s\[(\d+)\.\.\.(\d+)\]\.(\w+)=(.+)$")] private static partial Regex StackConstraint();
 
     private void ApplyPre(IReadOnlyList<string> pre)
     {
@@ -270,6 +272,24 @@ internal sealed partial class PrevailCase
             }
             if (text.StartsWith("meta_offset=", StringComparison.Ordinal))
                 continue;
+            Match stackRange = StackConstraint().Match(text);
+            if (stackRange.Success)
+            {
+                // s[a...b].type=number: those stack bytes (counted from the bottom of the frame) hold numbers.
+                if (stackRange.Groups[3].Value == "type")
+                {
+                    if (stackRange.Groups[4].Value != "number")
+                        throw new NotSupportedException("pre: stack of type " + stackRange.Groups[4].Value);
+                    Stack ??= new StackByte[Frame.StackSize];
+                    int from = int.Parse(stackRange.Groups[1].Value, CultureInfo.InvariantCulture);
+                    int to = int.Parse(stackRange.Groups[2].Value, CultureInfo.InvariantCulture);
+                    if (from < 0 || to >= Frame.StackSize)
+                        throw new NotSupportedException("pre: stack range outside one frame");
+                    for (int i = from; i <= to; i++)
+                        Stack[i] = StackByte.Misc;
+                }
+                continue;
+            }
             if (!m.Success)
                 throw new NotSupportedException("pre: " + raw);
             int r = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);

@@ -87,6 +87,7 @@ public sealed class PrevailCorpusTests(ITestOutputHelper output)
                 ProgramType = ProgramType.Xdp, // PREVAIL's test context: data at 0, data_end at 4
                 Maps = c.Maps,
                 EntryRegisters = c.Entry,
+                EntryStack = c.Stack,
                 CodeFragment = true,
                 Privileged = privileged,
                 InstructionLimit = 100_000,
