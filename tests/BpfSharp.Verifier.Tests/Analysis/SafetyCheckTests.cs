@@ -234,4 +234,20 @@ public sealed class SafetyCheckTests(ITestOutputHelper output)
         output.WriteLine($"{rejected} unsafe programs, {accepted} safe programs");
         Assert.True(rejected >= 40, $"only {rejected} unsafe programs");
     }
+
+    [Theory]
+    [InlineData(20)]
+    [InlineData(60)]
+    public void Chains_of_branches_are_pruned(int diamonds)
+    {
+        // if (x > k) skip "r2 += 1", repeated: 2^n paths, but the states after each diamond are covered by the
+        // first one explored (x's range only shrinks), so exploration stays linear.
+        var text = new System.Text.StringBuilder("ldxw %r1, [%r1+0]\nmov %r2, 0\n");
+        for (int k = 0; k < diamonds; k++)
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"jgt %r1, {k * 3}, +1\nadd %r2, 1\n");
+        text.Append("mov %r0, 0\nexit");
+        VerificationResult result = Verifier.Verify(Assembler.Assemble(text.ToString(), AsmSyntax.Conformance));
+        output.WriteLine($"{diamonds} diamonds: processed {result.ProcessedInstructions} insns, peak states {result.PeakStates}, {result.Elapsed.TotalMilliseconds:F1} ms");
+        Assert.True(result.Accepted, result.Error?.ToString());
+    }
 }
