@@ -67,6 +67,9 @@ public sealed class VerifierOptions
     /// </summary>
     public bool CodeFragment { get; init; }
 
+    /// <summary>Called with every state the analysis executes an instruction in (tests only).</summary>
+    internal Action<int, AbstractState>? StepObserver { get; init; }
+
     /// <summary>Processed-instruction budget (the kernel's BPF_COMPLEXITY_LIMIT_INSNS).</summary>
     public int InstructionLimit { get; init; } = 1_000_000;
 }

@@ -132,6 +132,7 @@ internal sealed partial class Analyzer
                     throw Failure(VerifierErrorCode.ProgramTooLarge, pc, $"BPF program is too large. Processed {_processed} insn", state);
                 if (_log != null)
                     _log.Append(pc).Append(": ").Append(state.Describe()).Append('\n').Append(pc).Append(": ").Append(Format(pc)).Append('\n');
+                _options.StepObserver?.Invoke(pc, state);
                 pc = Step(pc, state, work, ancestors);
             }
         }
