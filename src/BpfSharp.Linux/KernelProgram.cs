@@ -1,0 +1,143 @@
+using BpfSharp.Isa;
+
+namespace BpfSharp.Linux;
+
+/// <summary>
+/// A program verified and loaded into the kernel. Dispose closes its descriptor; the kernel frees the program
+/// once no link, pin or map references it any more.
+/// </summary>
+public sealed class KernelProgram : IDisposable
+{
+    private KernelProgram(BpfProgramHandle handle, BpfProgramType type, string verifierLog, string? name)
+    {
+        Handle = handle;
+        Type = type;
+        VerifierLog = verifierLog;
+        Name = name ?? "";
+    }
+
+    /// <summary>Loads a program; throws <see cref="BpfVerifierException"/> (with the kernel's log) when rejected.</summary>
+    public static KernelProgram Load(ReadOnlySpan<RawInstruction> instructions, BpfProgramType type, string license = "GPL", string? name = null) =>
+        Load(instructions, new ProgramLoadOptions { Type = type, License = license, Name = name });
+
+    /// <summary>Loads a program with full control over BPF_PROG_LOAD's parameters.</summary>
+    public static KernelProgram Load(ReadOnlySpan<RawInstruction> instructions, ProgramLoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var handle = BpfSyscall.ProgLoad(options, instructions, out string log);
+        return new KernelProgram(handle, options.Type, log, options.Name);
+    }
+
+    /// <summary>Opens a program pinned in bpffs.</summary>
+    public static KernelProgram OpenPinned(string path)
+    {
+        var handle = new BpfProgramHandle(BpfSyscall.ObjGet(path));
+        var info = BpfSyscall.GetProgramInfo(handle);
+        return new KernelProgram(handle, info.Type, "", info.Name);
+    }
+
+    /// <summary>The program descriptor.</summary>
+    public BpfProgramHandle Handle { get; }
+
+    /// <summary>The descriptor number.</summary>
+    public int Fd => Handle.Fd;
+
+    /// <summary>Program type.</summary>
+    public BpfProgramType Type { get; }
+
+    /// <summary>Name given at load.</summary>
+    public string Name { get; }
+
+    /// <summary>The verifier log of the load, if a log level was requested (empty otherwise).</summary>
+    public string VerifierLog { get; }
+
+    /// <summary>
+    /// Runs the program once (or <paramref name="repeat"/> times) on <paramref name="data"/> with BPF_PROG_TEST_RUN
+    /// and returns r0, the kernel-measured mean ns per run, and the output data.
+    /// </summary>
+    public TestRunResult TestRun(ReadOnlySpan<byte> data, uint repeat = 1) =>
+        BpfSyscall.ProgTestRun(Handle, new TestRunOptions { DataIn = data.ToArray(), Repeat = repeat });
+
+    /// <summary>BPF_PROG_TEST_RUN with all options (context in/out, flags, CPU).</summary>
+    public TestRunResult TestRun(TestRunOptions options) => BpfSyscall.ProgTestRun(Handle, options);
+
+    /// <summary>The kernel's description of the program (id, tag, JIT size, run statistics).</summary>
+    public ProgramInfo GetInfo() => BpfSyscall.GetProgramInfo(Handle);
+
+    /// <summary>Pins the program at <paramref name="path"/> in a bpffs mount.</summary>
+    public void Pin(string path) => BpfSyscall.ObjPin(Handle, path);
+
+    /// <summary>Closes the descriptor.</summary>
+    public void Dispose() => Handle.Dispose();
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Type} program '{Name}' (fd {Fd})";
+}
+
+/// <summary>The kernel verifier's verdict on a program.</summary>
+/// <param name="Accepted">Whether BPF_PROG_LOAD succeeded.</param>
+/// <param name="Errno">0 when accepted; otherwise the errno (EACCES: unsafe program, EINVAL: malformed, E2BIG: too large...).</param>
+/// <param name="Log">The verifier log (level 1 for rejections; level as requested for acceptances).</param>
+/// <param name="Summary">One line saying why (last meaningful log line), empty when accepted.</param>
+/// <param name="VerifiedInstructions">Instructions processed by the verifier, when accepted.</param>
+public sealed record KernelVerdict(bool Accepted, int Errno, string Log, string Summary, uint VerifiedInstructions);
+
+/// <summary>
+/// The running kernel as a reference implementation: ask its verifier whether a program is safe, and run a
+/// program in the kernel to compare results with our interpreter / JIT.
+/// </summary>
+/// <remarks>
+/// Needs root (or CAP_BPF + CAP_PERFMON/CAP_NET_ADMIN) on Linux; check <see cref="IsAvailable"/> first and skip
+/// otherwise. Programs that use maps must carry the map fds in their <c>lddw</c> instructions (see
+/// <see cref="KernelMap.LoadInstruction"/>). PROG_TEST_RUN supports socket filter, sched_cls/act, XDP, cgroup skb,
+/// lwt, flow dissector, sk_lookup, raw tracepoint, tracing and syscall programs; XDP and skb programs need at
+/// least 14 bytes (an Ethernet header) of packet data.
+/// </remarks>
+public static class KernelOracle
+{
+    /// <summary>Whether the kernel can be used here; <paramref name="reason"/> explains a false answer.</summary>
+    public static bool IsAvailable(out string reason) => BpfSyscall.IsAvailable(out reason);
+
+    /// <summary>
+    /// Submits the program to the kernel verifier. True when accepted; <paramref name="log"/> always has the
+    /// verifier's log (level 1 output for rejections, statistics for acceptances).
+    /// </summary>
+    public static bool TryVerify(ReadOnlySpan<RawInstruction> instructions, BpfProgramType type, out string log)
+    {
+        var verdict = Verify(instructions, type);
+        log = verdict.Log;
+        return verdict.Accepted;
+    }
+
+    /// <summary>Submits the program to the kernel verifier and returns the full verdict.</summary>
+    public static KernelVerdict Verify(ReadOnlySpan<RawInstruction> instructions, BpfProgramType type, string license = "GPL", uint logLevel = 1)
+    {
+        BpfSyscall.EnsureAvailable();
+        if (instructions.IsEmpty)
+            return new KernelVerdict(false, Errnos.EINVAL, "", "empty program", 0);
+        var options = new ProgramLoadOptions { Type = type, License = license, LogLevel = logLevel };
+        int fd = BpfSyscall.TryProgLoad(options, instructions, logLevel, out string log, out int errno);
+        if (fd < 0)
+            return new KernelVerdict(false, errno, log, BpfVerifierException.Summarize(log, errno), 0);
+        using var handle = new BpfProgramHandle(fd);
+        uint verified = BpfSyscall.GetProgramInfo(handle).VerifiedInstructions;
+        return new KernelVerdict(true, 0, log, "", verified);
+    }
+
+    /// <summary>
+    /// Loads the program, runs it with BPF_PROG_TEST_RUN on <paramref name="data"/> (<paramref name="repeat"/>
+    /// times) and unloads it. Throws <see cref="BpfVerifierException"/> if the verifier rejects it.
+    /// </summary>
+    public static TestRunResult TestRun(ReadOnlySpan<RawInstruction> instructions, BpfProgramType type, ReadOnlySpan<byte> data, uint repeat = 1, ReadOnlySpan<byte> context = default)
+    {
+        BpfSyscall.EnsureAvailable();
+        using var program = KernelProgram.Load(instructions, type);
+        return program.TestRun(new TestRunOptions
+        {
+            DataIn = data.ToArray(),
+            ContextIn = context.ToArray(),
+            ContextOutSize = context.Length,
+            Repeat = repeat,
+        });
+    }
+}
