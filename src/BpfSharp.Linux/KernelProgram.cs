@@ -6,7 +6,7 @@ namespace BpfSharp.Linux;
 /// A program verified and loaded into the kernel. Dispose closes its descriptor; the kernel frees the program
 /// once no link, pin or map references it any more.
 /// </summary>
-public sealed class KernelProgram : IDisposable
+public sealed partial class KernelProgram : IDisposable
 {
     private KernelProgram(BpfProgramHandle handle, BpfProgramType type, string verifierLog, string? name)
     {
