@@ -69,8 +69,8 @@ public sealed record TestRunOptions
     public ReadOnlyMemory<byte> ContextIn { get; init; }
     /// <summary>Bytes reserved for context out (0: none).</summary>
     public int ContextOutSize { get; init; }
-    /// <summary>Times to run (the kernel reports the mean duration); 0 and 1 both run once.</summary>
-    public uint Repeat { get; init; } = 1;
+    /// <summary>Times to run (the kernel reports the mean duration); 0 and 1 both run once. Must stay 0 for raw tracepoint and tracing programs.</summary>
+    public uint Repeat { get; init; }
     /// <summary>Flags (BPF_F_TEST_RUN_ON_CPU=1, BPF_F_TEST_XDP_LIVE_FRAMES=2, BPF_F_TEST_SKB_CHECKSUM_COMPLETE=4).</summary>
     public uint Flags { get; init; }
     /// <summary>CPU to run on with BPF_F_TEST_RUN_ON_CPU.</summary>
@@ -558,7 +558,8 @@ public static unsafe class BpfSyscall
                 {
                     Errnos.ENOTSUPP or Errnos.EOPNOTSUPP => "this program type has no test-run support in this kernel",
                     Errnos.ENOSPC => $"output bigger than the {dataOut.Length}-byte data-out buffer",
-                    Errnos.EINVAL => $"input rejected (data {options.DataIn.Length} B, ctx {options.ContextIn.Length} B; XDP/skb need ≥ 14 bytes of packet)",
+                    Errnos.EINVAL => $"input rejected (data {options.DataIn.Length} B, ctx {options.ContextIn.Length} B, repeat {options.Repeat}; " +
+                        "XDP/skb programs need ≥ 14 bytes of packet; raw_tracepoint/tracing runs take only a context: no data, repeat or context out)",
                     _ => "",
                 };
                 throw new BpfException("BPF_PROG_TEST_RUN", errno, hint);

@@ -55,7 +55,7 @@ public sealed partial class KernelProgram : IDisposable
     /// Runs the program once (or <paramref name="repeat"/> times) on <paramref name="data"/> with BPF_PROG_TEST_RUN
     /// and returns r0, the kernel-measured mean ns per run, and the output data.
     /// </summary>
-    public TestRunResult TestRun(ReadOnlySpan<byte> data, uint repeat = 1) =>
+    public TestRunResult TestRun(ReadOnlySpan<byte> data, uint repeat = 0) =>
         BpfSyscall.ProgTestRun(Handle, new TestRunOptions { DataIn = data.ToArray(), Repeat = repeat });
 
     /// <summary>BPF_PROG_TEST_RUN with all options (context in/out, flags, CPU).</summary>
@@ -128,7 +128,7 @@ public static class KernelOracle
     /// Loads the program, runs it with BPF_PROG_TEST_RUN on <paramref name="data"/> (<paramref name="repeat"/>
     /// times) and unloads it. Throws <see cref="BpfVerifierException"/> if the verifier rejects it.
     /// </summary>
-    public static TestRunResult TestRun(ReadOnlySpan<RawInstruction> instructions, BpfProgramType type, ReadOnlySpan<byte> data, uint repeat = 1, ReadOnlySpan<byte> context = default)
+    public static TestRunResult TestRun(ReadOnlySpan<RawInstruction> instructions, BpfProgramType type, ReadOnlySpan<byte> data, uint repeat = 0, ReadOnlySpan<byte> context = default)
     {
         BpfSyscall.EnsureAvailable();
         using var program = KernelProgram.Load(instructions, type);
@@ -136,7 +136,8 @@ public static class KernelOracle
         {
             DataIn = data.ToArray(),
             ContextIn = context.ToArray(),
-            ContextOutSize = context.Length,
+            // raw_tracepoint / tracing test runs reject a context-out buffer.
+            ContextOutSize = type is BpfProgramType.RawTracepoint or BpfProgramType.Tracing ? 0 : context.Length,
             Repeat = repeat,
         });
     }
