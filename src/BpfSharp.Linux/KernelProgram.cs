@@ -141,4 +141,78 @@ public static class KernelOracle
             Repeat = repeat,
         });
     }
+
+    /// <summary>
+    /// Runs a program in the kernel with the conformance-suite calling convention used by our own engines:
+    /// r1 points to a private copy of <paramref name="memory"/>, r2 is its length, and the result is the full
+    /// 64-bit r0. Returns a rejected verdict (with the verifier log) instead of throwing when the kernel refuses it.
+    /// </summary>
+    /// <remarks>
+    /// The kernel only returns the low 32 bits of r0 from PROG_TEST_RUN and gives programs no plain memory
+    /// argument, so the program is wrapped: a small main function writes the memory bytes into its own stack,
+    /// sets r1/r2, calls the unchanged program as a bpf-to-bpf subprogram and returns r0 (one run) or r0 &gt;&gt; 32
+    /// (a second run). Consequences: memory is limited to what fits in the 512-byte stack together with the
+    /// program's own stack, stack accesses must be aligned (the kernel enforces that for stack pointers), and
+    /// programs must pass the kernel verifier (bounded loops, initialised registers...). Runs as a socket filter.
+    /// </remarks>
+    public static KernelRunResult RunWithMemory(ReadOnlySpan<RawInstruction> program, ReadOnlySpan<byte> memory)
+    {
+        BpfSyscall.EnsureAvailable();
+        if (program.IsEmpty)
+            return new KernelRunResult(false, 0, Errnos.EINVAL, "", "empty program");
+        if (memory.Length > 504)
+            return new KernelRunResult(false, 0, Errnos.E2BIG, "", $"{memory.Length} bytes of memory do not fit in the kernel's 512-byte stack");
+        var low = Wrap(program, memory, high: false);
+        var options = new ProgramLoadOptions { Type = BpfProgramType.SocketFilter };
+        int fd = BpfSyscall.TryProgLoad(options, low, 1, out string log, out int errno);
+        if (fd < 0)
+            return new KernelRunResult(false, 0, errno, log, BpfVerifierException.Summarize(log, errno));
+        ulong lo, hi;
+        var input = new TestRunOptions { DataIn = new byte[64], DataOutSize = 0 };
+        using (var h = new BpfProgramHandle(fd))
+            lo = BpfSyscall.ProgTestRun(h, input).ReturnValue;
+        using (var h2 = BpfSyscall.ProgLoad(options, Wrap(program, memory, high: true), out _))
+            hi = BpfSyscall.ProgTestRun(h2, input).ReturnValue;
+        return new KernelRunResult(true, (hi << 32) | lo, 0, log, "");
+    }
+
+    private static RawInstruction[] Wrap(ReadOnlySpan<RawInstruction> program, ReadOnlySpan<byte> memory, bool high)
+    {
+        var main = new List<RawInstruction>();
+        int padded = (memory.Length + 7) & ~7;
+        for (int i = 0; i < padded; i += 4)
+        {
+            int word = 0;
+            for (int b = 0; b < 4 && i + b < memory.Length; b++)
+                word |= memory[i + b] << (8 * b);
+            main.Add(new RawInstruction(0x62, 10, 0, (short)(i - padded), word));   // *(u32 *)(r10 - padded + i) = word
+        }
+        if (padded > 0)
+        {
+            main.Add(new RawInstruction(0xbf, 1, 10, 0, 0));               // r1 = r10
+            main.Add(new RawInstruction(0x07, 1, 0, 0, -padded));          // r1 += -padded
+        }
+        else
+        {
+            main.Add(new RawInstruction(0xb7, 1, 0, 0, 0));                // r1 = 0
+        }
+        main.Add(new RawInstruction(0xb7, 2, 0, 0, memory.Length));        // r2 = length
+        int tail = high ? 2 : 1;                                           // slots between the call and the program: [r0 >>= 32,] exit
+        main.Add(new RawInstruction(0x85, 0, 1, 0, tail));                 // call pc+1+tail = the program's first slot (BPF_PSEUDO_CALL)
+        if (high)
+            main.Add(new RawInstruction(0x77, 0, 0, 0, 32));               // r0 >>= 32
+        main.Add(new RawInstruction(0x95, 0, 0, 0, 0));                    // exit
+        var result = new RawInstruction[main.Count + program.Length];
+        main.CopyTo(result);
+        program.CopyTo(result.AsSpan(main.Count));
+        return result;
+    }
 }
+
+/// <summary>The outcome of <see cref="KernelOracle.RunWithMemory"/>.</summary>
+/// <param name="Accepted">Whether the kernel verifier accepted the (wrapped) program.</param>
+/// <param name="Result">The 64-bit r0 when accepted.</param>
+/// <param name="Errno">The load errno when rejected.</param>
+/// <param name="Log">The verifier log.</param>
+/// <param name="Summary">One line saying why it was rejected.</param>
+public sealed record KernelRunResult(bool Accepted, ulong Result, int Errno, string Log, string Summary);
