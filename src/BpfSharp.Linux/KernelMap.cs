@@ -45,6 +45,34 @@ public sealed class KernelMap : IDisposable
     public static KernelMap Create(BpfMapType type, int keySize, int valueSize, int maxEntries, MapCreateFlags flags = MapCreateFlags.None, string? name = null) =>
         Create(new MapCreateOptions { Type = type, KeySize = (uint)keySize, ValueSize = (uint)valueSize, MaxEntries = (uint)maxEntries, Flags = flags, Name = name });
 
+    /// <summary>
+    /// Creates a kernel map from the userspace map description shared with <c>BpfSharp.Maps</c> (the same
+    /// <see cref="Maps.MapSpec"/> an object file yields). For map-in-map types a throw-away inner map of the
+    /// template is created to describe the slots. Names longer than 15 characters are truncated (kernel limit).
+    /// </summary>
+    public static KernelMap Create(Maps.MapSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        KernelMap? inner = spec.InnerMap is null ? null : Create(spec.InnerMap);
+        try
+        {
+            return Create(new MapCreateOptions
+            {
+                Type = (BpfMapType)(int)spec.Type,
+                KeySize = spec.KeySize,
+                ValueSize = spec.ValueSize,
+                MaxEntries = spec.MaxEntries,
+                Flags = (MapCreateFlags)(uint)spec.Flags,
+                Name = spec.Name,
+                InnerMap = inner?.Handle,
+            });
+        }
+        finally
+        {
+            inner?.Dispose();
+        }
+    }
+
     /// <summary>Wraps an existing map descriptor (takes ownership of the handle).</summary>
     public static KernelMap FromHandle(BpfMapHandle handle) => new(handle, BpfSyscall.GetMapInfo(handle));
 
@@ -163,6 +191,38 @@ public sealed class KernelMap : IDisposable
             yield return next;
             current = next;
         }
+    }
+
+    /// <summary>
+    /// All (key, value) pairs as copies: batched (LOOKUP_BATCH) where the map type supports it, otherwise key by
+    /// key. Same shape as the userspace maps' <c>Entries()</c>.
+    /// </summary>
+    public IEnumerable<(byte[] Key, byte[] Value)> Entries()
+    {
+        bool batched = Type is BpfMapType.Hash or BpfMapType.Array or BpfMapType.PercpuHash or BpfMapType.PercpuArray
+            or BpfMapType.LruHash or BpfMapType.LruPercpuHash;
+        if (batched)
+        {
+            foreach (var e in LookupBatch())
+                yield return e;
+            yield break;
+        }
+        foreach (byte[] key in Keys())
+        {
+            byte[] value = new byte[ValueBufferSize];
+            if (BpfSyscall.MapLookup(Handle, key, value))   // skip keys deleted meanwhile
+                yield return (key, value);
+        }
+    }
+
+    /// <summary>All (key, value) pairs as unmanaged structs.</summary>
+    public IEnumerable<(TKey Key, TValue Value)> Entries<TKey, TValue>() where TKey : unmanaged where TValue : unmanaged
+    {
+        if (Unsafe.SizeOf<TKey>() != KeySize || Unsafe.SizeOf<TValue>() != ValueBufferSize)
+            throw new ArgumentException($"Map '{Name}' has {KeySize}-byte keys and {ValueBufferSize}-byte values; " +
+                $"{typeof(TKey).Name} is {Unsafe.SizeOf<TKey>()} and {typeof(TValue).Name} is {Unsafe.SizeOf<TValue>()} bytes.");
+        foreach (var (k, v) in Entries())
+            yield return (MemoryMarshal.Read<TKey>(k), MemoryMarshal.Read<TValue>(v));
     }
 
     /// <summary>Pushes a value onto a queue, stack or bloom filter (BPF_EXIST on a full queue/stack evicts the oldest).</summary>

@@ -231,4 +231,24 @@ public class MapTests
         Assert.True(outer.TryLookup(0u, out uint innerId));          // lookups return the map id, not the fd
         Assert.Equal(inner.GetInfo().Id, innerId);
     }
+
+    [KernelFact]
+    public void Created_from_the_shared_map_spec_and_enumerated_like_userspace_maps()
+    {
+        var spec = new BpfSharp.Maps.MapSpec("counts_by_pid", BpfSharp.Maps.BpfMapType.Hash, 4, 8, 32);
+        using var map = KernelMap.Create(spec);
+        var info = map.GetInfo();
+        Assert.Equal((BpfMapType.Hash, 4u, 8u, 32u, "counts_by_pid"), (info.Type, info.KeySize, info.ValueSize, info.MaxEntries, info.Name));
+        map.Update(7u, 70ul);
+        map.Update(8u, 80ul);
+        Assert.Equal(new[] { (7u, 70ul), (8u, 80ul) }, map.Entries<uint, ulong>().OrderBy(e => e.Key).ToArray());
+
+        var outerSpec = new BpfSharp.Maps.MapSpec("outer", BpfSharp.Maps.BpfMapType.ArrayOfMaps, 4, 4, 2, InnerMap: new BpfSharp.Maps.MapSpec("inner", BpfSharp.Maps.BpfMapType.Array, 4, 4, 1));
+        using var outer = KernelMap.Create(outerSpec);
+        Assert.Equal(BpfMapType.ArrayOfMaps, outer.GetInfo().Type);
+
+        using var trie = KernelMap.Create(BpfMapType.LpmTrie, 8, 4, 4, MapCreateFlags.NoPrealloc);   // no batch support: key-by-key path
+        trie.Update(new Ipv4LpmKey(8, 10, 0, 0, 0), 1u);
+        Assert.Single(trie.Entries());
+    }
 }
