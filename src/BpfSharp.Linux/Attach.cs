@@ -49,11 +49,22 @@ public sealed class BpfLink : IDisposable
     /// <summary>Pins the link in bpffs: it then survives this process until the pin is removed.</summary>
     public void Pin(string path) => BpfSyscall.ObjPin(_link ?? throw new InvalidOperationException($"{Description} is not a BPF link."), path);
 
-    /// <summary>Detaches now (BPF_LINK_DETACH), keeping the descriptor; Dispose also detaches.</summary>
+    /// <summary>
+    /// Detaches now (BPF_LINK_DETACH), keeping the descriptor; Dispose also detaches. Only some link types
+    /// implement it (XDP, tcx, cgroup, netns, netfilter...); others throw <see cref="BpfNotSupportedException"/>.
+    /// </summary>
     public void Detach()
     {
-        if (_link is not null)
+        if (_link is null)
+            return;
+        try
+        {
             BpfSyscall.LinkDetach(_link);
+        }
+        catch (BpfException ex) when (ex.Errno is Errnos.EOPNOTSUPP or Errnos.ENOTSUPP)
+        {
+            throw new BpfNotSupportedException($"BPF_LINK_DETACH of a {Description} link", "this link type cannot be detached while open; dispose it instead", ex);
+        }
     }
 
     /// <summary>Closes the link and the perf events it owns; an unpinned link detaches.</summary>

@@ -75,6 +75,12 @@ public partial class AttachTests(ITestOutputHelper output)
             Assert.Equal(0, veth.SendUdpBToA(3));
 
         Assert.Equal(3, veth.SendUdpBToA(3));   // detached on Dispose: traffic flows again
+
+        // BPF_LINK_DETACH: the link fd stays open but the program is off the device.
+        using var kept = NetworkNamespace.Run(veth.NsA, () => drop.AttachXdp(ifindex, XdpMode.Generic));
+        Assert.Equal(0, veth.SendUdpBToA(2));
+        kept.Detach();
+        Assert.Equal(2, veth.SendUdpBToA(2));
     }
 
     [KernelFact("netns")]
@@ -161,6 +167,23 @@ public partial class AttachTests(ITestOutputHelper output)
             child = SpawnTrue();
         }
         Assert.True(pids.TryLookup((uint)child, out uint _));
+
+        // Raw tracepoint links have no detach operation in the kernel: a typed "not supported" error.
+        using var link2 = prog.AttachRawTracepoint("sched_process_exec");
+        Assert.Throws<BpfNotSupportedException>(link2.Detach);
+    }
+
+    [KernelFact("uprobe")]
+    public void Uretprobe_on_libc_getpid_sees_the_return_value()
+    {
+        // At a uretprobe, pt_regs->ax (offset 80 in x86-64 struct pt_regs) holds the return value: our pid.
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
+            return;
+        using var returned = KernelMap.Create(BpfMapType.Hash, 4, 4, 64);
+        using var p = KernelProgram.Load(RecordPid(returned, 80, wide: false), BpfProgramType.Kprobe);
+        using (p.AttachUprobe(ElfSymbols.LibcPath(), "getpid", retprobe: true, pid: Environment.ProcessId))
+            Assert.Equal(Environment.ProcessId, LibcGetpid());
+        Assert.True(returned.TryLookup((uint)Environment.ProcessId, out uint _), "return value not seen: " + string.Join(",", returned.Keys<uint>()));
     }
 
     [KernelFact("btf")]
