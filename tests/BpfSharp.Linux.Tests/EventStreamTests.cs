@@ -8,8 +8,14 @@ using static BpfSharp.Linux.Tests.I;
 
 namespace BpfSharp.Linux.Tests;
 
-public class EventStreamTests(ITestOutputHelper output)
+public partial class EventStreamTests(ITestOutputHelper output)
 {
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    private static partial int SchedSetAffinity(int pid, nint size, ref ulong mask);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "sched_getaffinity", SetLastError = true)]
+    private static partial int SchedGetAffinity(int pid, nint size, ref ulong mask);
+
     /// <summary>XDP: bpf_perf_event_output(ctx, events, BPF_F_CURRENT_CPU, first 8 packet bytes, 8); XDP_PASS.</summary>
     private static RawInstruction[] PerfOutputPacketPrefix(KernelMap events) => Prog(
         MovR(R6, R1),
@@ -59,7 +65,24 @@ public class EventStreamTests(ITestOutputHelper output)
         using var events = KernelMap.Create(BpfMapType.PerfEventArray, 4, 4, LinuxSystem.PossibleCpuCount);
         using var perf = new PerfBuffer(events, pagesPerCpu: 1);
         using var prog = KernelProgram.Load(PerfOutputPacketPrefix(events), BpfProgramType.Xdp);
-        // One page holds page/24 samples of 24 bytes; produce many more in one kernel loop (all on one CPU).
+        // Pin this thread to one CPU: the LOST record is written into the ring of the CPU that overflowed, on
+        // that CPU's next successful output, so every run must happen on the same CPU.
+        ulong saved = 0, cpu0 = 1;
+        Assert.Equal(0, SchedGetAffinity(0, 8, ref saved));
+        Assert.Equal(0, SchedSetAffinity(0, 8, ref cpu0));
+        try
+        {
+            ProduceUntilLost(perf, prog);
+        }
+        finally
+        {
+            SchedSetAffinity(0, 8, ref saved);
+        }
+    }
+
+    private void ProduceUntilLost(PerfBuffer perf, KernelProgram prog)
+    {
+        // One page holds page/24 samples of 24 bytes; produce many more in one kernel loop.
         int produced = LinuxSystem.PageSize;
         prog.TestRun(new TestRunOptions { DataIn = new byte[32], Repeat = (uint)produced });
         int got = perf.Consume((_, _) => { });

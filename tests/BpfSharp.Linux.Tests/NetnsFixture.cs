@@ -40,7 +40,7 @@ internal sealed class VethPair : IDisposable
         {
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             s.Bind(new IPEndPoint(IPAddress.Parse(AddressA), port));
-            s.ReceiveTimeout = 300;
+            s.ReceiveTimeout = 1000;   // generous: ARP resolution on a loaded machine
             return s;
         });
         NetworkNamespace.Run(NsB, () =>
