@@ -232,12 +232,15 @@ public sealed partial class KernelProgram
     /// the tracefs event id (mounting tracefs if needed), then a BPF_PERF_EVENT link (falling back to
     /// PERF_EVENT_IOC_SET_BPF on kernels without perf links).
     /// </summary>
-    public BpfLink AttachTracepoint(string category, string name)
+    public BpfLink AttachTracepoint(string category, string name) => AttachTracepoint(category, name, legacy: false);
+
+    /// <summary>Tracepoint attach; <paramref name="legacy"/> forces the PERF_EVENT_IOC_SET_BPF path (for tests).</summary>
+    internal BpfLink AttachTracepoint(string category, string name, bool legacy)
     {
         RequireType("a tracepoint", BpfProgramType.Tracepoint);
         int id = Tracefs.EventId(category, name);
         var perf = PerfEvents.Open(PerfEvents.TypeTracepoint, (ulong)id, pid: -1, cpu: 0);
-        return AttachPerf(perf, $"tracepoint {category}:{name}");
+        return AttachPerf(perf, $"tracepoint {category}:{name}", legacy);
     }
 
     /// <summary>Attaches a raw tracepoint program (args as u64[]) to a tracepoint by name, e.g. "sched_switch".</summary>
@@ -335,11 +338,11 @@ public sealed partial class KernelProgram
         }
     }
 
-    private BpfLink AttachPerf(PerfEventHandle perf, string description)
+    private BpfLink AttachPerf(PerfEventHandle perf, string description, bool legacy = false)
     {
         try
         {
-            var link = LinkPerf(perf);
+            var link = LinkPerf(perf, legacy);
             return new BpfLink(description, link, perf);
         }
         catch
@@ -350,11 +353,13 @@ public sealed partial class KernelProgram
     }
 
     /// <summary>BPF_LINK_CREATE(BPF_PERF_EVENT), or the ioctl fallback (then returns null: the perf fd owns the attachment).</summary>
-    private BpfLinkHandle? LinkPerf(PerfEventHandle perf)
+    private BpfLinkHandle? LinkPerf(PerfEventHandle perf, bool legacy = false)
     {
         using var perfLease = perf.Borrow();
         try
         {
+            if (legacy)
+                throw new BpfException("BPF_LINK_CREATE", Errnos.EINVAL, "legacy attach requested");
             return BpfSyscall.LinkCreate(Handle, (uint)perfLease.Fd, BpfAttachType.PerfEvent);
         }
         catch (BpfException ex) when (ex.Errno == Errnos.EINVAL)

@@ -19,6 +19,18 @@ public static class SpecialFileSystems
     /// <summary>Raised with a human-readable line whenever this class mounts something.</summary>
     public static event Action<string>? Notice;
 
+    private static readonly List<string> Mounted = [];
+
+    /// <summary>Mount points this process mounted with <see cref="EnsureTracefs"/> / <see cref="EnsureBpffs"/> (for cleanup).</summary>
+    public static IReadOnlyList<string> MountedByThisProcess
+    {
+        get
+        {
+            lock (Gate)
+                return [.. Mounted];
+        }
+    }
+
     /// <summary>Whether a file system of <paramref name="fsType"/> is mounted exactly at <paramref name="path"/> (per /proc/self/mounts).</summary>
     public static bool IsMounted(string path, string fsType)
     {
@@ -68,6 +80,7 @@ public static class SpecialFileSystems
             if (!Directory.Exists(path))
                 throw new BpfNotSupportedException(fsType, $"mount point {path} does not exist");
             DoMount(path, fsType);
+            Mounted.Add(path);
             Notice?.Invoke($"mounted {fsType} at {path} (it was not mounted)");
             return true;
         }

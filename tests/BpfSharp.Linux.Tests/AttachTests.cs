@@ -12,7 +12,6 @@ namespace BpfSharp.Linux.Tests;
 
 public partial class AttachTests(ITestOutputHelper output)
 {
-    static AttachTests() => SpecialFileSystems.Notice += msg => Console.WriteLine("[BpfSharp.Linux] " + msg);
 
     [KernelFact]
     public void Socket_filter_drops_small_udp_datagrams_until_detached()
@@ -151,6 +150,23 @@ public partial class AttachTests(ITestOutputHelper output)
         Assert.True(pids.TryLookup((uint)child, out uint _), $"pid {child} not recorded; saw {string.Join(",", pids.Keys<uint>())}");
         pids.Delete((uint)child);
         int after = SpawnTrue();   // detached: not recorded
+        Assert.False(pids.TryLookup((uint)after, out uint _));
+    }
+
+    [KernelFact("tracefs")]
+    public void Tracepoint_legacy_ioctl_attach_also_works_and_detaches_on_dispose()
+    {
+        var (pidOffset, _) = Tracefs.Field("sched", "sched_process_exec", "pid");
+        using var pids = KernelMap.Create(BpfMapType.Hash, 4, 4, 1024);
+        using var prog = KernelProgram.Load(RecordPid(pids, (short)pidOffset, wide: false), BpfProgramType.Tracepoint);
+        int child;
+        using (var attachment = prog.AttachTracepoint("sched", "sched_process_exec", legacy: true))
+        {
+            Assert.False(attachment.IsLink);   // PERF_EVENT_IOC_SET_BPF: the perf fd owns the attachment
+            child = SpawnTrue();
+        }
+        Assert.True(pids.TryLookup((uint)child, out uint _));
+        int after = SpawnTrue();
         Assert.False(pids.TryLookup((uint)after, out uint _));
     }
 
