@@ -274,6 +274,21 @@ public partial class AttachTests(ITestOutputHelper output)
     }
 
     [KernelFact]
+    public void Ensure_mounts_bpffs_and_tracefs_once_and_reports_it()
+    {
+        bool bpffsBefore = SpecialFileSystems.IsMounted(SpecialFileSystems.BpffsPath, "bpf");
+        bool mountedNow = SpecialFileSystems.EnsureBpffs();
+        Assert.Equal(!bpffsBefore, mountedNow);
+        Assert.True(SpecialFileSystems.IsMounted(SpecialFileSystems.BpffsPath, "bpf"));
+        Assert.False(SpecialFileSystems.EnsureBpffs());   // second call: already there
+        if (mountedNow)
+            Assert.Contains(SpecialFileSystems.BpffsPath, SpecialFileSystems.MountedByThisProcess);
+        SpecialFileSystems.EnsureTracefs();
+        Assert.True(SpecialFileSystems.IsMounted(SpecialFileSystems.TracefsPath, "tracefs"));
+        output.WriteLine(mountedNow ? "mounted bpffs at /sys/fs/bpf (unmounted again when the test process exits)" : "bpffs was already mounted");
+    }
+
+    [KernelFact]
     public void Pinning_in_a_private_bpffs_shares_maps_programs_and_links()
     {
         string dir = Path.Combine(Path.GetTempPath(), "bpfsharp-pin-" + Guid.NewGuid().ToString("N")[..8]);
