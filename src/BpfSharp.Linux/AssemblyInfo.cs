@@ -1,1 +1,5 @@
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("BpfSharp.Linux.Tests")]
+
 namespace BpfSharp.Linux;
