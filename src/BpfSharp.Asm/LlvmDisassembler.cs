@@ -29,7 +29,7 @@ public sealed class LlvmDisassemblyOptions
     /// <summary>
     /// Function names by slot index, printed as <c>0000000000000000 &lt;name&gt;:</c> headers and used for
     /// llvm-objdump's jump target annotations (<c>goto +0x3 &lt;name+0x28&gt;</c>). When null,
-    /// <see cref="LlvmDisassembler.Disassemble"/> names slot 0 after the program.
+    /// <c>LlvmDisassembler.Disassemble</c> names slot 0 after the program.
     /// </summary>
     public IReadOnlyDictionary<int, string>? Symbols { get; init; }
 
@@ -50,8 +50,33 @@ public static class LlvmDisassembler
     public static string Disassemble(BpfProgram program, LlvmDisassemblyOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(program);
+        return Disassemble(program.Instructions, program.Name, options);
+    }
+
+    /// <summary>
+    /// Disassembles slots that need not form a valid program, as llvm-objdump does for an unrelocated object file:
+    /// jump and call targets are not checked, and a slot that matches no opcode table row, or breaks its row's field
+    /// rules, prints as <c>&lt;unknown&gt;</c>.
+    /// </summary>
+    public static string Disassemble(ReadOnlySpan<RawInstruction> slots, LlvmDisassemblyOptions? options = null, string name = "prog")
+    {
+        var decoded = new Instruction[slots.Length];
+        for (int pc = 0; pc < slots.Length; pc++)
+        {
+            decoded[pc] = DecodeSlot(slots, pc);
+            if (decoded[pc].Width == 2)
+            {
+                decoded[pc + 1] = new Instruction(Op.LddwHigh, 0, 0, 0, slots[pc + 1].Imm);
+                pc++;
+            }
+        }
+        return Disassemble(decoded, name, options);
+    }
+
+    private static string Disassemble(ReadOnlySpan<Instruction> instructions, string programName, LlvmDisassemblyOptions? options)
+    {
         options ??= LlvmDisassemblyOptions.Default;
-        var symbols = options.Symbols ?? new Dictionary<int, string> { [0] = program.Name };
+        var symbols = options.Symbols ?? new Dictionary<int, string> { [0] = programName };
         var resolved = new LlvmDisassemblyOptions
         {
             Alu32Registers = options.Alu32Registers,
@@ -60,8 +85,7 @@ public static class LlvmDisassembler
             ShowAddresses = options.ShowAddresses,
             AnnotateTargets = options.AnnotateTargets,
         };
-        var sb = new StringBuilder(program.Count * 32);
-        var instructions = program.Instructions;
+        var sb = new StringBuilder(instructions.Length * 32);
         for (int pc = 0; pc < instructions.Length; pc++)
         {
             if (symbols.TryGetValue(pc, out var name))
@@ -75,6 +99,45 @@ public static class LlvmDisassembler
         }
         return sb.ToString();
     }
+
+    /// <summary>Decodes one slot (two for lddw) with the opcode table, or returns an <see cref="Op.Invalid"/> instruction.</summary>
+    private static Instruction DecodeSlot(ReadOnlySpan<RawInstruction> slots, int pc)
+    {
+        var raw = slots[pc];
+        foreach (var row in OpcodeTable.ForOpcode(raw.Opcode))
+        {
+            int selector = row.Discriminator switch
+            {
+                VariantField.Offset => raw.Offset,
+                VariantField.Imm => raw.Imm,
+                VariantField.Src => raw.Src,
+                _ => 0,
+            };
+            if (selector != row.DiscriminatorValue) continue;
+            bool srcIsSelector = row.Discriminator == VariantField.Src;
+            if (!RegisterFits(raw.Dst, row.DstRule) || (!srcIsSelector && !RegisterFits(raw.Src, row.SrcRule))
+                || (row.OffsetRule == FieldRule.Zero && raw.Offset != 0) || (row.ImmRule == FieldRule.Zero && raw.Imm != 0))
+                break;
+            byte src = srcIsSelector ? (byte)0 : raw.Src;
+            short offset = row.Discriminator == VariantField.Offset ? (short)0 : raw.Offset;
+            if (row.Width == 2)
+            {
+                if (pc + 1 >= slots.Length) break;
+                var high = slots[pc + 1];
+                if (high.Opcode != 0 || high.Dst != 0 || high.Src != 0 || high.Offset != 0) break;
+                return new Instruction(row.Op, raw.Dst, src, 0, (uint)raw.Imm | ((long)high.Imm << 32));
+            }
+            return new Instruction(row.Op, raw.Dst, src, offset, row.Discriminator == VariantField.Imm ? 0 : raw.Imm);
+        }
+        return new Instruction(Op.Invalid, raw.Dst, raw.Src, raw.Offset, raw.Imm);
+    }
+
+    private static bool RegisterFits(byte register, RegisterRule rule) => rule switch
+    {
+        RegisterRule.Zero => register == 0,
+        RegisterRule.Read => register <= 10,
+        _ => register <= 9,
+    };
 
     /// <summary>Formats one instruction in llvm-objdump's default spelling, without address or annotation.</summary>
     public static string Format(in Instruction ins, int pc) => Format(ins, pc, Plain);
@@ -282,7 +345,7 @@ public static class LlvmDisassembler
             sb.Append("ld_pseudo\tr").Append(ins.Dst).Append(", ");
             AppendHex(sb, (ulong)row.LoadSource);
             sb.Append(", ");
-            AppendSignedHex(sb, ins.Imm32);
+            AppendHex(sb, (uint)ins.Imm32);
             return;
         }
         sb.Append('r').Append(ins.Dst).Append(" = ").Append(LlvmSyntax.PseudoName(row.LoadSource)).Append('(');
