@@ -1,0 +1,170 @@
+using BpfSharp.Asm;
+using BpfSharp.Isa;
+using Xunit;
+
+namespace BpfSharp.Isa.Tests;
+
+public sealed class LlvmAssemblerTests
+{
+    private static string Hex(byte[] bytes) => Convert.ToHexString(bytes).ToLowerInvariant();
+
+    /// <summary>Encodings printed by <c>llvm-mc-19 -triple bpfel -mcpu=v4 -show-encoding</c> for the same text.</summary>
+    public static TheoryData<string, string> LlvmMcEncodings() => new()
+    {
+        { "r0 = 1", "b700000001000000" },
+        { "w1 += w2", "0c21000000000000" },
+        { "r1 = -r1", "8701000000000000" },
+        { "if r1 s> 0x5 goto +3", "6501030005000000" },
+        { "if w1 == w2 goto -4", "1e21fcff00000000" },
+        { "goto +2", "0500020000000000" },
+        { "gotol +100", "0600000064000000" },
+        { "*(u32 *)(r10 - 0x4) = r1", "631afcff00000000" },
+        { "*(u8 *)(r1 + 0x2) = 0x7", "7201020007000000" },
+        { "r0 = *(s8 *)(r1 + 0x0)", "9110000000000000" },
+        { "lock *(u64 *)(r1 + 0x0) += r2", "db21000000000000" },
+        { "lock *(u32 *)(r1 + 0x0) |= w2", "c321000040000000" },
+        { "r0 = atomic_fetch_add((u64 *)(r1 + 0x0), r0)", "db01000001000000" },
+        { "w0 = atomic_fetch_or((u32 *)(r1 + 0x8), w0)", "c301080041000000" },
+        { "r0 = xchg_64(r1 + 0x0, r0)", "db010000e1000000" },
+        { "r0 = cmpxchg_64(r1 + 0x0, r0, r2)", "db210000f1000000" },
+        { "w0 = cmpxchg32_32(r1 + 0x0, w0, w2)", "c3210000f1000000" },
+        { "r1 = 0x1234 ll", "18010000341200000000000000000000" },
+        { "r0 = bswap64 r0", "d700000040000000" },
+        { "r0 = be16 r0", "dc00000010000000" },
+        { "r0 = le32 r0", "d400000020000000" },
+        { "r1 = (s8)r2", "bf21080000000000" },
+        { "w1 = (s16)w2", "bc21100000000000" },
+        { "r0 s/= r1", "3f10010000000000" },
+        { "r0 s%= 5", "9700010005000000" },
+        { "r0 s>>= 3", "c700000003000000" },
+        { "call 0x1", "8500000001000000" },
+        { "call -0x5", "85000000fbffffff" },
+        { "callx r2", "8d02000000000000" },
+        { "exit", "9500000000000000" },
+        { "r0 = *(u8 *)skb[0x17]", "3000000017000000" },
+        { "r0 = *(u16 *)skb[r3]", "4830000000000000" },
+        { "r1 = 0xffffffff", "b7010000ffffffff" },
+        { "w2 = -2147483648", "b402000000000080" },
+        { "r3 = 18446744073709551615 ll", "18030000ffffffff00000000ffffffff" },
+        { "*(u64 *)(r10 - 32768) = -1", "7a0a0080ffffffff" },
+        { "w1 = *(u16 *)(r2 + 32767)", "6921ff7f00000000" },
+        { "ld_pseudo r1, 2, 7", "18210000070000000000000000000000" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LlvmMcEncodings))]
+    public void Assembles_like_llvm_mc(string source, string hex)
+    {
+        // A jump needs somewhere to land: pad with exits after it (and before, for backward jumps).
+        var program = source.Contains("goto", StringComparison.Ordinal)
+            ? LlvmAssembler.Assemble(string.Join('\n', Enumerable.Repeat("exit", 4)) + "\n" + source + "\n" + string.Join('\n', Enumerable.Repeat("exit", 101)))
+            : LlvmAssembler.Assemble(source);
+        var bytes = program.ToBytes();
+        int start = source.Contains("goto", StringComparison.Ordinal) ? 32 : 0;
+        Assert.Equal(hex, Hex(bytes[start..(start + hex.Length / 2)]));
+    }
+
+    /// <summary>Forms beyond llvm-mc's (labels, extended and kernel-log spellings); encodings computed by hand from RFC 9669.</summary>
+    public static TheoryData<string, string> ExtendedEncodings() => new()
+    {
+        // goto over one instruction: offset 1
+        { "goto LBB0_2\nr0 = 1\nLBB0_2:\nexit", "0500010000000000" + "b700000001000000" + "9500000000000000" },
+        // .L labels, backward: from slot 1 to slot 0 is offset -2
+        { ".LBB0_1:\nr0 += 1\nif r0 < 10 goto .LBB0_1\nexit", "0700000001000000" + "a500feff0a000000" + "9500000000000000" },
+        // call to a label is a local call (src 1), imm = target - (pc + 1)
+        { "call f\nexit\nf:\nr0 = 0\nexit", "8510000001000000" + "9500000000000000" + "b700000000000000" + "9500000000000000" },
+        // gotol to a label puts the distance in imm
+        { "gotol end\nr0 = 2\nend:\nexit", "0600000001000000" + "b700000002000000" + "9500000000000000" },
+        // lossless spellings
+        { "call pc+0x1\nexit\nexit", "8510000001000000" + "9500000000000000" + "9500000000000000" },
+        { "call kfunc(0x4d2, 0x5)\nexit", "85200500d2040000" + "9500000000000000" },
+        { "r1 = map_fd(0x3) ll\nexit", "1811000003000000" + "0000000000000000" + "9500000000000000" },
+        { "r1 = map_value(0x3) + 0x10 ll\nexit", "1821000003000000" + "0000000010000000" + "9500000000000000" },
+        { "r0 = *(u32 *)skb[r3 + 0x17]\nexit", "4030000017000000" + "9500000000000000" },
+        { "r0 = *(u32 *)skb[r3 - 0x1]\nexit", "40300000ffffffff" + "9500000000000000" },
+        // llvm-objdump listing lines: address column, symbol header, target annotation, hex header address
+        { "0000000000000000 <f>:\n       0:\tif r1 > r2 goto +0x1 <f+0x10>\n       1:\tr0 = 0x0\n00000000000000c8 <g>:\n       2:\texit",
+          "2d21010000000000" + "b700000000000000" + "9500000000000000" },
+        // kernel verifier log lines: index, opcode column, decimal, "pc+N", helper by name#id, "(r1 +4)"
+        { "0: (b7) r0 = 1\n1: (61) r2 = *(u32 *)(r1 +4)\n2: (85) call bpf_map_lookup_elem#1\n3: (65) if r1 s> 0x5 goto pc+0\n4: (95) exit",
+          "b700000001000000" + "6112040000000000" + "8500000001000000" + "6501000005000000" + "9500000000000000" },
+        // comments
+        { "; header\n// another\n# and another\nr0 = 1 ; set r0\nr0 += 2 // add\nexit # done", "b700000001000000" + "0700000002000000" + "9500000000000000" },
+        // w registers for narrow loads/stores (llvm-objdump --mcpu=v4), r registers for narrow atomics (no cpu)
+        { "w1 = *(u8 *)(r2 + 0x1)\n*(u16 *)(r10 - 0x2) = w1\nlock *(u32 *)(r1 + 0x0) += r2\nexit",
+          "7121010000000000" + "6b1afeff00000000" + "c321000000000000" + "9500000000000000" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ExtendedEncodings))]
+    public void Assembles_extended_forms(string source, string hex)
+    {
+        Assert.Equal(hex, Hex(LlvmAssembler.Assemble(source).ToBytes()));
+    }
+
+    public static TheoryData<string, int, int, string> Errors() => new()
+    {
+        { "r0 = 1\nr11 = 2\nexit", 2, 1, "unknown instruction 'r11'" },
+        { "r0 += w1", 1, 7, "both registers" },
+        { "exit\ngoto nowhere", 2, 6, "undefined label 'nowhere'" },
+        { "r1 = 0x100000000\nexit", 1, 6, "does not fit in 32 bits" },
+        { "*(u32 *)(r1 + 0x8000) = 1", 1, 13, "memory offset" },
+        { "lock *(u16 *)(r1 + 0) += r2", 1, 8, "u32 or u64" },
+        { "r0 = *(u64 *)skb[1]", 1, 8, "u8, u16 or u32" },
+        { "exit extra", 1, 6, "unexpected 'extra'" },
+        { "l:\nexit\nl:\nexit", 3, 1, "defined twice" },
+        { "r1 = 5 ?", 1, 8, "unexpected character '?'" },
+        { "goto +0x8000", 1, 6, "jump offset" },
+        { ".byte 1", 1, 1, "unsupported directive '.byte'" },
+        { "r1 = 0x12g", 1, 6, "malformed number" },
+        { "if r1 ~ 2 goto +1", 1, 7, "unexpected character '~'" },
+        { "if r1 = 2 goto +1", 1, 7, "comparison operator" },
+        { "r2 = xchg_64(r1 + 0, r3)", 1, 22, "must be r2" },
+        { "r1 = cmpxchg_64(r1 + 0, r0, r2)", 1, 1, "r0" },
+        { "r1 = bswap32 r2", 1, 14, "must name its destination" },
+        { "w1 = (s32)w2", 1, 7, "not available for w registers" },
+        { "r1 = *(u32 *)(w2 + 0)", 1, 15, "address register" },
+        { "call kfunc(1", 1, 13, "expected ')'" },
+        // validation by the decoder, reported on the offending line
+        { "r0 = 1\nr10 = 1\nexit", 2, 1, "read-only frame pointer" },
+        { "goto +5\nexit", 1, 1, "outside the program" },
+        { "r0 = 0x1 ll\ngoto -2\nexit", 2, 1, "middle of an lddw" },
+        { "", 0, 0, "no instructions" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Errors))]
+    public void Reports_errors_with_line_and_column(string source, int line, int column, string message)
+    {
+        var e = Assert.Throws<LlvmAsmException>(() => LlvmAssembler.Assemble(source));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        Assert.Equal(line, e.Line);
+        Assert.Equal(column, e.Column);
+        Assert.IsAssignableFrom<FormatException>(e);
+    }
+
+    [Fact]
+    public void Kfunc_calls_and_pseudo_loads_print_as_llvm_objdump_by_default_and_exactly_when_lossless()
+    {
+        var program = LlvmAssembler.Assemble("call kfunc(0x4d2, 0x5)\nr1 = map_value(0x3) + 0x10 ll\ncall pc-0x4\nexit");
+        // llvm-objdump spellings (checked against llvm-objdump-19 output of the same bytes in the synthetic golden)
+        Assert.Equal("call 0x4d2", LlvmDisassembler.Format(program[0], 0));
+        Assert.Equal("ld_pseudo\tr1, 0x2, 0x3", LlvmDisassembler.Format(program[1], 1));
+        Assert.Equal("call -0x4", LlvmDisassembler.Format(program[3], 3));
+        var lossless = new LlvmDisassemblyOptions { Lossless = true };
+        Assert.Equal("call kfunc(0x4d2, 0x5)", LlvmDisassembler.Format(program[0], 0, lossless));
+        Assert.Equal("r1 = map_value(0x3) + 0x10 ll", LlvmDisassembler.Format(program[1], 1, lossless));
+        Assert.Equal("call pc-0x4", LlvmDisassembler.Format(program[3], 3, lossless));
+    }
+
+    [Fact]
+    public void Disassembly_of_a_program_reassembles_including_headers_and_annotations()
+    {
+        var source = "r1 = 0\nloop:\nr1 += 1\nif r1 != 5 goto loop\ncall sub\nexit\nsub:\nr0 = r1\nexit";
+        var program = LlvmAssembler.Assemble(source, "main");
+        string text = LlvmDisassembler.Disassemble(program, new LlvmDisassemblyOptions { Lossless = true });
+        Assert.StartsWith("0000000000000000 <main>:\n       0:\tr1 = 0x0\n", text, StringComparison.Ordinal);
+        Assert.Contains("if r1 != 0x5 goto -0x2 <main+0x8>", text, StringComparison.Ordinal);
+        Assert.Equal(program.ToBytes(), LlvmAssembler.Assemble(text).ToBytes());
+    }
+}
