@@ -29,16 +29,26 @@ internal sealed class LlvmParser
 
     private readonly record struct Pending(Instruction Instruction, string? Label, TargetField Field, int Line, int Column);
 
+    /// <summary>Directives of clang's assembler output that do not affect the code.</summary>
     private static readonly HashSet<string> IgnoredDirectives = new(StringComparer.Ordinal)
     {
-        ".text", ".section", ".globl", ".global", ".type", ".size", ".p2align", ".align", ".file", ".loc", ".ident",
-        ".weak", ".local", ".hidden", ".protected", ".previous", ".addrsig", ".addrsig_sym", ".cfi_sections",
-        ".cfi_startproc", ".cfi_endproc", ".Lfunc_end0", ".end",
+        ".globl", ".global", ".type", ".size", ".p2align", ".align", ".file", ".loc", ".ident", ".weak", ".local",
+        ".hidden", ".protected", ".addrsig", ".addrsig_sym", ".end",
+    };
+
+    /// <summary>Data directives: accepted (and skipped) only outside code sections.</summary>
+    private static readonly HashSet<string> DataDirectives = new(StringComparer.Ordinal)
+    {
+        ".byte", ".short", ".hword", ".long", ".int", ".word", ".quad", ".ascii", ".asciz", ".string", ".zero",
+        ".space", ".uleb128", ".sleb128", ".fill", ".comm", ".lcomm",
     };
 
     private readonly List<Pending> _pending = [];
     private readonly Dictionary<string, int> _labels = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _dataSymbols = new(StringComparer.Ordinal);
     private int _slot;
+    private bool _inCode = true;
+    private int _opcodeHint = -1;
 
     // ---- per-line state ----
     private List<LlvmToken> _tokens = [];
@@ -52,20 +62,68 @@ internal sealed class LlvmParser
 
     public void ParseLine(string text, int line)
     {
+        _line = line;
+        if (TryDirective(text)) return;
         _tokens = LlvmLexer.Tokenize(text, line);
         _pos = 0;
-        _line = line;
+        _opcodeHint = -1;
+        if (!_inCode)
+        {
+            // Outside code only labels matter: they name data, which code can reach only through relocations.
+            if (_tokens.Count == 3 && _tokens[0].Kind == LlvmTokenKind.Identifier && _tokens[1].Is(":"))
+                _dataSymbols.Add(_tokens[0].Text);
+            else if (_tokens[0].Kind != LlvmTokenKind.End)
+                throw Error("instruction outside a code section", _tokens[0]);
+            return;
+        }
         SkipPrefixes();
         var first = Peek();
         if (first.Kind == LlvmTokenKind.End) return;
-        if (first.Kind == LlvmTokenKind.Identifier && first.Text[0] == '.' && !Peek(1).Is(":"))
-        {
-            if (IgnoredDirectives.Contains(first.Text) || first.Text.StartsWith(".cfi_", StringComparison.Ordinal)) return;
-            throw Error($"unsupported directive '{first.Text}'", first);
-        }
         ParseStatement();
         SkipAnnotation();
         if (Peek().Kind != LlvmTokenKind.End) throw Error($"unexpected {Peek()} after the instruction", Peek());
+    }
+
+    /// <summary>
+    /// Handles a directive line (clang -S output): section switches decide whether following lines are code;
+    /// layout and debug directives are skipped; anything else is an error.
+    /// </summary>
+    private bool TryDirective(string text)
+    {
+        int start = 0;
+        while (start < text.Length && char.IsWhiteSpace(text[start])) start++;
+        if (start >= text.Length || text[start] != '.') return false;
+        int end = start;
+        while (end < text.Length && !char.IsWhiteSpace(text[end]) && text[end] != ',') end++;
+        string name = text[start..end];
+        if (name.EndsWith(':')) return false;            // a label such as ".LBB0_2:"
+        int afterName = end;
+        while (afterName < text.Length && char.IsWhiteSpace(text[afterName])) afterName++;
+        if (afterName < text.Length && text[afterName] == ':') return false;
+        string args = text[end..].Trim();
+        var column = start + 1;
+        switch (name)
+        {
+            case ".text":
+                _inCode = true;
+                return true;
+            case ".data" or ".bss" or ".rodata":
+                _inCode = false;
+                return true;
+            case ".section" or ".pushsection":
+            {
+                var parts = args.Split(',', StringSplitOptions.TrimEntries);
+                string section = parts[0].Trim('"');
+                _inCode = parts.Length > 1
+                    ? parts[1].Trim('"').Contains('x', StringComparison.Ordinal)
+                    : section == ".text" || section.StartsWith(".text.", StringComparison.Ordinal);
+                return true;
+            }
+        }
+        if (IgnoredDirectives.Contains(name) || name.StartsWith(".cfi_", StringComparison.Ordinal)) return true;
+        if (!_inCode && DataDirectives.Contains(name)) return true;
+        throw new LlvmAsmException(_inCode && DataDirectives.Contains(name)
+            ? $"data directive '{name}' in a code section" : $"unsupported directive '{name}'", _line, column);
     }
 
     /// <summary>Skips llvm-objdump's address column and symbol headers, the kernel log's "(b7)" opcode column, and defines labels.</summary>
@@ -90,7 +148,10 @@ internal sealed class LlvmParser
             }
             if (t.Is("(") && Peek(1).Kind is LlvmTokenKind.Number or LlvmTokenKind.Identifier && Peek(1).Text.Length == 2 && Peek(2).Is(")"))
             {
-                _pos += 3;   // kernel verifier log opcode column "(bf)"
+                // Kernel verifier log opcode column "(bf)": it tells "(18) r1 = 0x1234" (lddw, printed without "ll") from a mov.
+                if (int.TryParse(Peek(1).Text, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out int code))
+                    _opcodeHint = code;
+                _pos += 3;
                 continue;
             }
             return;
@@ -386,9 +447,10 @@ internal sealed class LlvmParser
         if (t.Kind == LlvmTokenKind.Number || t.Is("-") || t.Is("+"))
         {
             long value = ParseSigned(long.MinValue, long.MaxValue, "immediate", allowPlus: true, allowUnsigned64: true);
-            if (Peek().IsWord("ll"))
+            bool lddwHint = _opcodeHint == LlvmSyntax.Lddw(LoadImm64Source.Imm64).Opcode;
+            if (Peek().IsWord("ll") || lddwHint)
             {
-                Next();
+                if (!lddwHint || Peek().IsWord("ll")) Next();
                 if (!dst64) throw Error("lddw takes an r register", dstAt);
                 Emit(new Instruction(LlvmSyntax.Lddw(LoadImm64Source.Imm64).Op, (byte)dst, 0, 0, value));
                 return;
@@ -400,7 +462,22 @@ internal sealed class LlvmParser
         }
         if (IsRegister(t))
         {
+            if (dst64 && t.Text[0] == 'w')
+            {
+                // clang's "r1 = w2": a 32-bit move, which zero-extends into the 64-bit register.
+                Next();
+                Emit(new Instruction(LlvmSyntax.Alu(AluOp.Mov, false, true)!.Op, (byte)dst, (byte)RegisterNumber(t.Text), 0, 0));
+                return;
+            }
             ParseAluOperand(AluOp.Mov, dst, dst64);
+            return;
+        }
+        if (t.Kind == LlvmTokenKind.Identifier && Peek(1).IsWord("ll"))
+        {
+            // "r1 = my_func ll": the address of a function in this program (BPF_PSEUDO_FUNC).
+            _pos += 2;
+            if (!dst64) throw Error("lddw takes an r register", dstAt);
+            Emit(new Instruction(LlvmSyntax.Lddw(LoadImm64Source.Func).Op, (byte)dst, 0, 0, 0), t.Text, TargetField.Imm, t.Column);
             return;
         }
         if (t.Is("("))
@@ -518,10 +595,16 @@ internal sealed class LlvmParser
             Emit(new Instruction(row.Op, (byte)dst, 0, 0, 0));
             return;
         }
-        if (word.StartsWith("atomic_fetch_", StringComparison.Ordinal))
+        if (word is "atomic_xchg" or "atomic64_xchg" or "atomic_cmpxchg" or "atomic64_cmpxchg")
+        {
+            ParseKernelExchange(name, dst, dst64, dstAt);
+            return;
+        }
+        if (word.StartsWith("atomic_fetch_", StringComparison.Ordinal) || word.StartsWith("atomic64_fetch_", StringComparison.Ordinal))
         {
             Next();
-            AtomicOp op = word["atomic_fetch_".Length..] switch
+            bool kernel64 = word.StartsWith("atomic64_", StringComparison.Ordinal);
+            AtomicOp op = word[(kernel64 ? "atomic64_fetch_" : "atomic_fetch_").Length..] switch
             {
                 "add" => AtomicOp.Add,
                 "or" => AtomicOp.Or,
@@ -532,7 +615,7 @@ internal sealed class LlvmParser
             Expect("(");
             var typeAt = Peek(1);
             var (size, signed) = ParseTypeCast(leadingStar: false);
-            if (signed || size < 4) throw Error("atomic operations take u32 or u64", typeAt);
+            if (signed || size < 4 || (kernel64 && size != 8)) throw Error(kernel64 ? $"{word} takes u64" : "atomic operations take u32 or u64", typeAt);
             var (baseReg, offset) = ParseAddress();
             Expect(",");
             int src = ExpectSameRegister(dst, size == 8 ? null : dst64, "the fetched register");
@@ -591,6 +674,34 @@ internal sealed class LlvmParser
         throw Error($"unknown operand '{word}'", name);
     }
 
+    /// <summary>The kernel verifier log's exchanges: "r2 = atomic64_xchg((u64 *)(r1 +0), r2)", "r0 = atomic_cmpxchg((u32 *)(r1 +0), r0, r2)".</summary>
+    private void ParseKernelExchange(LlvmToken name, int dst, bool dst64, LlvmToken dstAt)
+    {
+        Next();
+        string word = name.Text;
+        bool cmp = word.EndsWith("cmpxchg", StringComparison.Ordinal);
+        bool named64 = word.StartsWith("atomic64_", StringComparison.Ordinal);
+        Expect("(");
+        var typeAt = Peek(1);
+        var (size, signed) = ParseTypeCast(leadingStar: false);
+        if (signed || size != (named64 ? 8 : 4)) throw Error($"{word} takes {(named64 ? "u64" : "u32")}", typeAt);
+        var (baseReg, offset) = ParseAddress();
+        Expect(",");
+        int src;
+        if (cmp)
+        {
+            if (dst != 0) throw Error($"{word} returns its result in r0", dstAt);
+            ExpectSameRegister(0, null, "the comparand");
+            Expect(",");
+            src = ExpectRegister().Register;
+        }
+        else src = ExpectSameRegister(dst, null, "the exchanged register");
+        Expect(")");
+        if (named64 && !dst64) throw Error($"{word} takes r registers", dstAt);
+        var row = LlvmSyntax.Atomic(cmp ? AtomicOp.CmpXchg : AtomicOp.Xchg, fetch: true, named64)!;
+        Emit(new Instruction(row.Op, (byte)baseReg, (byte)src, offset, 0));
+    }
+
     private static bool TryEndian(string word, out AluOp op, out int width)
     {
         op = AluOp.Add;
@@ -626,8 +737,10 @@ internal sealed class LlvmParser
     {
         var t = Next();
         if (!IsRegister(t)) throw Error($"expected a register r0-r10 or w0-w10, found {t}", t);
-        return (t.Text.Length == 2 ? t.Text[1] - '0' : 10, t.Text[0] == 'r');
+        return (RegisterNumber(t.Text), t.Text[0] == 'r');
     }
+
+    private static int RegisterNumber(string name) => name.Length == 2 ? name[1] - '0' : 10;
 
     private void Expect(string punct)
     {
@@ -685,7 +798,9 @@ internal sealed class LlvmParser
             if (p.Label is not null)
             {
                 if (!_labels.TryGetValue(p.Label, out int target))
-                    throw new LlvmAsmException($"undefined label '{p.Label}'", p.Line, p.Column);
+                    throw new LlvmAsmException(_dataSymbols.Contains(p.Label)
+                        ? $"'{p.Label}' is a data symbol: its address needs a relocation (load the object file instead)"
+                        : $"undefined label '{p.Label}'", p.Line, p.Column);
                 long delta = (long)target - (pc + 1);
                 if (p.Field == TargetField.Offset)
                 {
@@ -693,7 +808,7 @@ internal sealed class LlvmParser
                         throw new LlvmAsmException($"jump to '{p.Label}' is {delta} instructions away, beyond goto's 16-bit offset (use gotol)", p.Line, p.Column);
                     ins = ins with { Offset = (short)delta };
                 }
-                else ins = ins with { Imm = delta };
+                else ins = ins with { Imm = ins.Width == 2 ? (uint)(int)delta : delta };   // lddw: distance in the low half
             }
             instructions[i] = ins;
             for (int s = 0; s < ins.Width; s++) lineOfSlot[pc + s] = p.Line;

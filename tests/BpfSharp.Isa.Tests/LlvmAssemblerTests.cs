@@ -88,6 +88,16 @@ public sealed class LlvmAssemblerTests
         // kernel verifier log lines: index, opcode column, decimal, "pc+N", helper by name#id, "(r1 +4)"
         { "0: (b7) r0 = 1\n1: (61) r2 = *(u32 *)(r1 +4)\n2: (85) call bpf_map_lookup_elem#1\n3: (65) if r1 s> 0x5 goto pc+0\n4: (95) exit",
           "b700000001000000" + "6112040000000000" + "8500000001000000" + "6501000005000000" + "9500000000000000" },
+        // kernel verifier log atomics and lddw (printed without "ll"; the "(18)" column says it is one)
+        { "r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)\nr2 = atomic_fetch_and((u32 *)(r1 -4), r2)\nexit",
+          "db21000001000000" + "c321fcff51000000" + "9500000000000000" },
+        { "r2 = atomic64_xchg((u64 *)(r1 +8), r2)\nr0 = atomic_cmpxchg((u32 *)(r1 +0), r0, r3)\nexit",
+          "db210800e1000000" + "c3310000f1000000" + "9500000000000000" },
+        { "0: (18) r1 = 0x1234\n2: (48) r0 = *(u16 *)skb[r3 + 0]\n3: (95) exit",
+          "1801000034120000" + "0000000000000000" + "4830000000000000" + "9500000000000000" },
+        // clang -S spellings: "r1 = w2" is a 32-bit move; "r1 = f ll" loads a function's address (BPF_PSEUDO_FUNC)
+        { "r1 = w2\nr3 = f ll\nexit\nf:\nexit", "bc21000000000000" + "1843000002000000" + "0000000000000000" + "9500000000000000" + "9500000000000000" },
+        { "f:\nexit\nr3 = f ll\nexit", "9500000000000000" + "18430000feffffff" + "0000000000000000" + "9500000000000000" },
         // comments
         { "; header\n// another\n# and another\nr0 = 1 ; set r0\nr0 += 2 // add\nexit # done", "b700000001000000" + "0700000002000000" + "9500000000000000" },
         // w registers for narrow loads/stores (llvm-objdump --mcpu=v4), r registers for narrow atomics (no cpu)
@@ -115,7 +125,12 @@ public sealed class LlvmAssemblerTests
         { "l:\nexit\nl:\nexit", 3, 1, "defined twice" },
         { "r1 = 5 ?", 1, 8, "unexpected character '?'" },
         { "goto +0x8000", 1, 6, "jump offset" },
-        { ".byte 1", 1, 1, "unsupported directive '.byte'" },
+        { ".byte 1", 1, 1, "data directive '.byte' in a code section" },
+        { "  .weird 3", 1, 3, "unsupported directive '.weird'" },
+        { ".data\nr0 = 1", 2, 1, "instruction outside a code section" },
+        { "r1 = counter ll\nexit\n.section .bss,\"aw\",@nobits\ncounter:\n.quad 0", 1, 6, "'counter' is a data symbol" },
+        { "r1 = nowhere ll\nexit", 1, 6, "undefined label 'nowhere'" },
+        { "r1 = atomic64_xchg((u32 *)(r2 +0), r1)", 1, 21, "takes u64" },
         { "r1 = 0x12g", 1, 6, "malformed number" },
         { "if r1 ~ 2 goto +1", 1, 7, "unexpected character '~'" },
         { "if r1 = 2 goto +1", 1, 7, "comparison operator" },
@@ -141,6 +156,88 @@ public sealed class LlvmAssemblerTests
         Assert.Equal(line, e.Line);
         Assert.Equal(column, e.Column);
         Assert.IsAssignableFrom<FormatException>(e);
+    }
+
+    /// <summary>
+    /// Assembler output of <c>clang-19 -target bpf -O2 -mcpu=v4 -S golden/c/calls.c</c> (directives, sections, a data
+    /// section, comments, labels, "r2 = w1", "r2 = step ll", "call mix"), trimmed of .loc and debug sections.
+    /// </summary>
+    private const string ClangOutput = """
+        	.text
+        	.file	"calls.c"
+        	.section	xdp,"ax",@progbits
+        	.globl	prog                            # -- Begin function prog
+        	.p2align	3
+        	.type	prog,@function
+        prog:                                   # @prog
+        # %bb.0:
+        	*(u64 *)(r10 - 8) = r1
+        	r3 = r10
+        	r3 += -8
+        	w1 = 16
+        	r2 = step ll
+        	r4 = 0
+        	call 181
+        	r1 = *(u64 *)(r10 - 8)
+        	r2 = 3
+        	call mix
+                                                # kill: def $w0 killed $w0 killed $r0
+        	exit
+        .Lfunc_end0:
+        	.size	prog, .Lfunc_end0-prog
+                                                # -- End function
+        	.text
+        	.p2align	3                               # -- Begin function step
+        	.type	step,@function
+        step:                                   # @step
+        # %bb.0:
+        	r6 = r2
+        	r3 = *(u64 *)(r6 + 0)
+        	r2 = w1
+        	r1 = r3
+        	call mix
+        	*(u64 *)(r6 + 0) = r0
+        	r0 = 0
+        	exit
+        .Lfunc_end1:
+        	.size	step, .Lfunc_end1-step
+        	.p2align	3                               # -- Begin function mix
+        	.type	mix,@function
+        mix:                                    # @mix
+        # %bb.0:
+        	r0 = r2
+        	r0 <<= 7
+        	r0 ^= r1
+        	r1 = -7046029254386353131 ll
+        	r0 *= r1
+        	exit
+        .Lfunc_end2:
+        	.size	mix, .Lfunc_end2-mix
+        	.type	_license,@object                # @_license
+        	.section	license,"aw",@progbits
+        	.globl	_license
+        _license:
+        	.asciz	"GPL"
+        	.size	_license, 4
+        	.section	".note.GNU-stack","",@progbits
+        	.addrsig
+        	.addrsig_sym prog
+        """;
+
+    [Fact]
+    public void Assembles_clang_assembler_output()
+    {
+        var program = LlvmAssembler.Assemble(ClangOutput);
+        // prog is slots 0-11 (lddw takes two), step 12-19, mix 20-26; distances computed by hand.
+        Assert.Equal(new[] { 0, 12, 20 }, program.FunctionStarts);
+        var lossless = new LlvmDisassemblyOptions { Lossless = true };
+        Assert.Equal("r2 = func(0x7) ll", LlvmDisassembler.Format(program[4], 4, lossless));     // 12 - (4 + 1)
+        Assert.Equal("call 0xb5", LlvmDisassembler.Format(program[7], 7, lossless));             // helper 181
+        Assert.Equal("call pc+0x9", LlvmDisassembler.Format(program[10], 10, lossless));         // 20 - (10 + 1)
+        Assert.Equal("w2 = w1", LlvmDisassembler.Format(program[14], 14, lossless));
+        Assert.Equal("call pc+0x3", LlvmDisassembler.Format(program[16], 16, lossless));         // 20 - (16 + 1)
+        Assert.Equal("r1 = -0x61c8864680b583eb ll", LlvmDisassembler.Format(program[23], 23, lossless));
+        Assert.Equal(27, program.Count);
     }
 
     [Fact]
