@@ -570,6 +570,7 @@ internal sealed class LlvmParser
         {
             var (src, _) = ExpectRegister();
             int imm = 0;
+            if (Peek().Is("+") && Peek(1).Is("-")) Next();   // the kernel log writes "skb[r3 + -5]"
             if (Peek().Is("+") || Peek().Is("-"))
                 imm = (int)ParseSigned(int.MinValue, int.MaxValue, "packet offset", allowPlus: true);
             Expect("]");

@@ -5,7 +5,7 @@ using BpfSharp.Isa;
 namespace BpfSharp.Asm;
 
 /// <summary>How <see cref="LlvmDisassembler"/> spells instructions.</summary>
-public sealed class LlvmDisassemblyOptions
+public sealed record LlvmDisassemblyOptions
 {
     /// <summary>The defaults: exactly what <c>llvm-objdump -d</c> (LLVM 19, default cpu) prints.</summary>
     public static LlvmDisassemblyOptions Default { get; } = new();
@@ -38,6 +38,17 @@ public sealed class LlvmDisassemblyOptions
 
     /// <summary>Append jump target annotations (<c>&lt;name+0x28&gt;</c>) when symbols are known.</summary>
     public bool AnnotateTargets { get; init; } = true;
+
+    /// <summary>
+    /// Print as the kernel verifier log does (<c>3: (65) if r1 s&gt; 0x5 goto pc+3</c>, <c>(61) r2 = *(u32 *)(r1 +4)</c>,
+    /// <c>(85) call bpf_map_lookup_elem#1</c>): decimal ALU immediates, <c>pc+N</c> targets, an opcode column, no
+    /// symbol headers. <see cref="LlvmAssembler"/> reads it back, except that the log does not tell a kfunc call or an
+    /// lddw pseudo source from a helper call or a plain constant.
+    /// </summary>
+    public bool KernelLogStyle { get; init; }
+
+    /// <summary>Helper names by id for <see cref="KernelLogStyle"/> calls (<c>call bpf_map_lookup_elem#1</c>); "unknown" otherwise.</summary>
+    public IReadOnlyDictionary<int, string>? HelperNames { get; init; }
 }
 
 /// <summary>
@@ -77,18 +88,11 @@ public static class LlvmDisassembler
     {
         options ??= LlvmDisassemblyOptions.Default;
         var symbols = options.Symbols ?? new Dictionary<int, string> { [0] = programName };
-        var resolved = new LlvmDisassemblyOptions
-        {
-            Alu32Registers = options.Alu32Registers,
-            Lossless = options.Lossless,
-            Symbols = symbols,
-            ShowAddresses = options.ShowAddresses,
-            AnnotateTargets = options.AnnotateTargets,
-        };
+        var resolved = options with { Symbols = symbols };
         var sb = new StringBuilder(instructions.Length * 32);
         for (int pc = 0; pc < instructions.Length; pc++)
         {
-            if (symbols.TryGetValue(pc, out var name))
+            if (!options.KernelLogStyle && symbols.TryGetValue(pc, out var name))
             {
                 if (sb.Length > 0) sb.Append('\n');
                 sb.Append(CultureInfo.InvariantCulture, $"{(ulong)pc * 8:x16} <{name}>:\n");
@@ -147,7 +151,8 @@ public static class LlvmDisassembler
     {
         ArgumentNullException.ThrowIfNull(options);
         var sb = new StringBuilder(40);
-        AppendBody(sb, ins, pc, options);
+        if (options.KernelLogStyle) LlvmKernelLog.Append(sb, ins, options);
+        else AppendBody(sb, ins, pc, options);
         return sb.ToString();
     }
 
@@ -155,6 +160,12 @@ public static class LlvmDisassembler
 
     private static void Append(StringBuilder sb, in Instruction ins, int pc, LlvmDisassemblyOptions options)
     {
+        if (options.KernelLogStyle)
+        {
+            if (options.ShowAddresses) sb.Append(pc).Append(": ");
+            LlvmKernelLog.Append(sb, ins, options);
+            return;
+        }
         if (options.ShowAddresses) sb.Append(CultureInfo.InvariantCulture, $"{pc,8}:\t");
         AppendBody(sb, ins, pc, options);
     }

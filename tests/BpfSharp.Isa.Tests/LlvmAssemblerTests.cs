@@ -240,6 +240,60 @@ public sealed class LlvmAssemblerTests
         Assert.Equal(27, program.Count);
     }
 
+    /// <summary>Expected lines written from the format strings of the kernel's kernel/bpf/disasm.c (print_bpf_insn).</summary>
+    [Fact]
+    public void Kernel_log_style_prints_like_the_verifier()
+    {
+        var source = """
+            r0 = 1
+            w1 += -5
+            r2 = *(u32 *)(r1 + 4)
+            *(u64 *)(r10 - 8) = r2
+            *(u32 *)(r10 - 4) = 0
+            if r1 s> 0x5 goto +3
+            if w1 == -1 goto +2
+            if r1 == r2 goto -4
+            call 1
+            call pc+0x1
+            lock *(u64 *)(r1 + 0x0) += r2
+            r2 = atomic_fetch_add((u64 *)(r1 + 0x0), r2)
+            w0 = cmpxchg32_32(r1 + 0x8, w0, w2)
+            r1 = 0x1234 ll
+            r0 = *(u16 *)skb[r3]
+            r1 = be16 r1
+            goto -0x10
+            exit
+            """;
+        var program = LlvmAssembler.Assemble(source);
+        var text = LlvmDisassembler.Disassemble(program, new LlvmDisassemblyOptions
+        {
+            KernelLogStyle = true,
+            HelperNames = new Dictionary<int, string> { [1] = "bpf_map_lookup_elem" },
+        });
+        Assert.Equal("""
+            0: (b7) r0 = 1
+            1: (04) w1 += -5
+            2: (61) r2 = *(u32 *)(r1 +4)
+            3: (7b) *(u64 *)(r10 -8) = r2
+            4: (62) *(u32 *)(r10 -4) = 0
+            5: (65) if r1 s> 0x5 goto pc+3
+            6: (16) if w1 == 0xffffffff goto pc+2
+            7: (1d) if r1 == r2 goto pc-4
+            8: (85) call bpf_map_lookup_elem#1
+            9: (85) call pc+1
+            10: (db) lock *(u64 *)(r1 +0) += r2
+            11: (db) r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)
+            12: (c3) r0 = atomic_cmpxchg((u32 *)(r1 +8), r0, r2)
+            13: (18) r1 = 0x1234
+            15: (48) r0 = *(u16 *)skb[r3 + 0]
+            16: (dc) r1 = be16 r1
+            17: (05) goto pc-16
+            18: (95) exit
+
+            """.Replace("\r", "", StringComparison.Ordinal), text);
+        Assert.Equal(program.ToBytes(), LlvmAssembler.Assemble(text).ToBytes());
+    }
+
     [Fact]
     public void Kfunc_calls_and_pseudo_loads_print_as_llvm_objdump_by_default_and_exactly_when_lossless()
     {

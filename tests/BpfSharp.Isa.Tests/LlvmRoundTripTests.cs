@@ -56,6 +56,34 @@ public sealed class LlvmRoundTripTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Kernel_log_style_round_trips_except_what_the_log_cannot_tell()
+    {
+        var rng = new Random(2468);
+        var options = new LlvmDisassemblyOptions { KernelLogStyle = true };
+        int total = 0;
+        for (int p = 0; p < Programs; p++)
+        {
+            var program = BpfProgram.FromInstructions(RandomPrograms.Generate(rng, InstructionsPerProgram));
+            string text = LlvmDisassembler.Disassemble(program, options);
+            var back = LlvmAssembler.Assemble(text);
+            for (int pc = 0; pc < program.Count; pc++)
+            {
+                var ins = program[pc];
+                // The log prints a kfunc call like a helper call and a pseudo lddw as its 64-bit value.
+                var want = ins.Op switch
+                {
+                    Op.CallKfunc => new Instruction(Op.Call, 0, 0, 0, ins.Imm32),
+                    _ when ins.Info.Kind == InstructionKind.LoadImm64 => ins with { Op = Op.Lddw },
+                    _ => ins,
+                };
+                Assert.True(want == back[pc], $"slot {pc}: {ins} printed as '{LlvmDisassembler.Format(ins, pc, options)}' assembled to {back[pc]}");
+            }
+            total += InstructionsPerProgram;
+        }
+        output.WriteLine($"{total} random instructions round-tripped through the kernel verifier log spelling");
+    }
+
+    [Fact]
     public void Single_instruction_round_trip_as_an_FsCheck_property()
     {
         // Every row, any legal fields; a jump targets slot 0 or itself so that a one-instruction program is valid.
