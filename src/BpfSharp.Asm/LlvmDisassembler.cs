@@ -47,6 +47,16 @@ public sealed record LlvmDisassemblyOptions
     /// </summary>
     public bool KernelLogStyle { get; init; }
 
+    /// <summary>
+    /// Name jump targets (<c>LBB0_1:</c> lines, <c>goto LBB0_1</c>) and local functions (<c>call sub_12</c>,
+    /// <c>r1 = sub_12 ll</c>, or the symbol's name) instead of printing offsets, as compiler output does; lossless.
+    /// Applies to whole-program disassembly.
+    /// </summary>
+    public bool LabelTargets { get; init; }
+
+    /// <summary>Labels by slot, computed by the disassembler when <see cref="LabelTargets"/> is set.</summary>
+    internal IReadOnlyDictionary<int, string>? TargetLabels { get; init; }
+
     /// <summary>Helper names by id for <see cref="KernelLogStyle"/> calls (<c>call bpf_map_lookup_elem#1</c>); "unknown" otherwise.</summary>
     public IReadOnlyDictionary<int, string>? HelperNames { get; init; }
 }
@@ -88,20 +98,46 @@ public static class LlvmDisassembler
     {
         options ??= LlvmDisassemblyOptions.Default;
         var symbols = options.Symbols ?? new Dictionary<int, string> { [0] = programName };
-        var resolved = options with { Symbols = symbols };
+        var labels = options.LabelTargets && !options.KernelLogStyle ? BuildLabels(instructions, symbols) : null;
+        var resolved = options with { Symbols = symbols, TargetLabels = labels };
         var sb = new StringBuilder(instructions.Length * 32);
         for (int pc = 0; pc < instructions.Length; pc++)
         {
-            if (!options.KernelLogStyle && symbols.TryGetValue(pc, out var name))
+            string? name = null;
+            if (!options.KernelLogStyle && symbols.TryGetValue(pc, out name))
             {
                 if (sb.Length > 0) sb.Append('\n');
                 sb.Append(CultureInfo.InvariantCulture, $"{(ulong)pc * 8:x16} <{name}>:\n");
             }
+            if (labels is not null && labels.TryGetValue(pc, out var label) && label != name)
+                sb.Append(label).Append(":\n");
             if (instructions[pc].Op == Op.LddwHigh) continue;
             Append(sb, instructions[pc], pc, resolved);
             sb.Append('\n');
         }
         return sb.ToString();
+    }
+
+    private static Dictionary<int, string> BuildLabels(ReadOnlySpan<Instruction> instructions, IReadOnlyDictionary<int, string> symbols)
+    {
+        var jumpTargets = new SortedSet<int>();
+        var functionTargets = new SortedSet<int>();
+        for (int pc = 0; pc < instructions.Length; pc++)
+        {
+            var ins = instructions[pc];
+            if (ins.Op == Op.Invalid || !ins.HasTarget) continue;
+            int target = ins.JumpTarget(pc);
+            if (target < 0 || target >= instructions.Length) continue;   // raw slots: leave the offset
+            if (ins.Op is Op.CallLocal or Op.LddwFunc) functionTargets.Add(target);
+            else jumpTargets.Add(target);
+        }
+        var labels = new Dictionary<int, string>();
+        foreach (int target in functionTargets)
+            labels[target] = symbols.TryGetValue(target, out var symbol) ? symbol : $"sub_{target}";
+        int n = 0;
+        foreach (int target in jumpTargets)
+            labels.TryAdd(target, symbols.TryGetValue(target, out var symbol) ? symbol : $"LBB0_{n++}");
+        return labels;
     }
 
     /// <summary>Decodes one slot (two for lddw) with the opcode table, or returns an <see cref="Op.Invalid"/> instruction.</summary>
@@ -185,6 +221,7 @@ public static class LlvmDisassembler
                 break;
             case InstructionKind.Jump:
                 sb.Append(row.Is64 ? "goto " : "gotol ");
+                if (AppendLabel(sb, ins, pc, options)) break;
                 AppendSignedHex(sb, row.Is64 ? ins.Offset : ins.Imm32, forcePlus: true);
                 AppendTarget(sb, ins, pc, options);
                 break;
@@ -193,10 +230,16 @@ public static class LlvmDisassembler
                 if (row.RegisterSource) sb.Append(width).Append(ins.Src);
                 else AppendSignedHex(sb, ins.Imm32);
                 sb.Append(" goto ");
+                if (AppendLabel(sb, ins, pc, options)) break;
                 AppendSignedHex(sb, ins.Offset, forcePlus: true);
                 AppendTarget(sb, ins, pc, options);
                 break;
             case InstructionKind.Call:
+                if (row.Call == CallKind.Local && options.TargetLabels is { } labels && labels.TryGetValue(ins.JumpTarget(pc), out var callee))
+                {
+                    sb.Append("call ").Append(callee);
+                    break;
+                }
                 AppendCall(sb, ins, row, options);
                 break;
             case InstructionKind.Exit:
@@ -222,6 +265,12 @@ public static class LlvmDisassembler
                 AppendAtomic(sb, ins, row, options);
                 break;
             case InstructionKind.LoadImm64:
+                if (row.LoadSource == LoadImm64Source.Func && options.TargetLabels is not null
+                    && (uint)((ulong)ins.Imm >> 32) == 0 && options.TargetLabels.TryGetValue(ins.JumpTarget(pc), out var function))
+                {
+                    sb.Append('r').Append(ins.Dst).Append(" = ").Append(function).Append(" ll");
+                    break;
+                }
                 AppendLddw(sb, ins, row, options);
                 break;
             case InstructionKind.LoadImm64High:
@@ -381,6 +430,13 @@ public static class LlvmDisassembler
     {
         sb.Append(offset < 0 ? " - " : " + ");
         AppendHex(sb, (ulong)Math.Abs((int)offset));
+    }
+
+    private static bool AppendLabel(StringBuilder sb, in Instruction ins, int pc, LlvmDisassemblyOptions options)
+    {
+        if (options.TargetLabels is null || !options.TargetLabels.TryGetValue(ins.JumpTarget(pc), out var label)) return false;
+        sb.Append(label);
+        return true;
     }
 
     private static void AppendTarget(StringBuilder sb, in Instruction ins, int pc, LlvmDisassemblyOptions options)

@@ -295,6 +295,30 @@ public sealed class LlvmAssemblerTests
     }
 
     [Fact]
+    public void Label_targets_print_like_compiler_output()
+    {
+        var program = LlvmAssembler.Assemble("r1 = 0\nloop:\nr1 += 1\nif r1 != 5 goto loop\nr2 = sub ll\ncall sub\ngoto out\nout:\nexit\nsub:\nr0 = r1\nexit", "main");
+        var text = LlvmDisassembler.Disassemble(program, new LlvmDisassemblyOptions { LabelTargets = true, ShowAddresses = false });
+        Assert.Equal("""
+            0000000000000000 <main>:
+            r1 = 0x0
+            LBB0_0:
+            r1 += 0x1
+            if r1 != 0x5 goto LBB0_0
+            r2 = sub_8 ll
+            call sub_8
+            goto LBB0_1
+            LBB0_1:
+            exit
+            sub_8:
+            r0 = r1
+            exit
+
+            """, text);
+        Assert.Equal(program.ToBytes(), LlvmAssembler.Assemble(text).ToBytes());
+    }
+
+    [Fact]
     public void Kfunc_calls_and_pseudo_loads_print_as_llvm_objdump_by_default_and_exactly_when_lossless()
     {
         var program = LlvmAssembler.Assemble("call kfunc(0x4d2, 0x5)\nr1 = map_value(0x3) + 0x10 ll\ncall pc-0x4\nexit");

@@ -16,14 +16,17 @@ public sealed class LlvmRoundTripTests(ITestOutputHelper output)
     private const int Programs = 1000;
     private const int InstructionsPerProgram = 100;
 
-    public static TheoryData<bool, bool> Modes() => new() { { true, false }, { true, true }, { false, false }, { false, true } };
+    public static TheoryData<bool, bool, bool> Modes() => new()
+    {
+        { true, false, false }, { true, true, false }, { false, false, false }, { false, true, false }, { true, false, true },
+    };
 
     [Theory]
     [MemberData(nameof(Modes))]
-    public void Disassemble_then_assemble_gives_the_same_bytes(bool lossless, bool alu32)
+    public void Disassemble_then_assemble_gives_the_same_bytes(bool lossless, bool alu32, bool labels)
     {
         var rng = new Random(lossless ? 1234 : 4321);
-        var options = new LlvmDisassemblyOptions { Lossless = lossless, Alu32Registers = alu32 };
+        var options = new LlvmDisassemblyOptions { Lossless = lossless, Alu32Registers = alu32, LabelTargets = labels };
         int checkedInstructions = 0;
         for (int p = 0; p < Programs; p++)
         {
@@ -52,7 +55,7 @@ public sealed class LlvmRoundTripTests(ITestOutputHelper output)
             checkedInstructions += InstructionsPerProgram;
         }
         Assert.True(checkedInstructions >= 100_000);
-        output.WriteLine($"{checkedInstructions} random instructions round-tripped (lossless={lossless}, alu32={alu32})");
+        output.WriteLine($"{checkedInstructions} random instructions round-tripped (lossless={lossless}, alu32={alu32}, labels={labels})");
     }
 
     [Fact]
