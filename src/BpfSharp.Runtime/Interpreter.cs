@@ -42,8 +42,7 @@ public sealed unsafe class Interpreter : IBpfExecutable
             var ins = program[pc];
             if (ins.Op == Op.Call)
             {
-                var helper = _helperTable.Find(ins.Imm)
-                    ?? throw new BpfLoadException($"unknown helper id {ins.Imm} (call {ins.Imm})", pc);
+                var helper = _helperTable.Find(ins.Imm) ?? throw UnknownHelper(ins.Imm, pc);
                 _helpers[pc] = helper.Function;
             }
         }
@@ -51,6 +50,14 @@ public sealed unsafe class Interpreter : IBpfExecutable
 
     /// <inheritdoc/>
     public BpfProgram Program { get; }
+
+    /// <summary>The id of bpf_tail_call, after which engines check <see cref="RunContext.PendingTailCall"/>.</summary>
+    public const int TailCallHelperId = 12;
+
+    /// <summary>The load error for a call of a helper that the table lacks, naming it when Linux has it.</summary>
+    public static BpfLoadException UnknownHelper(long id, int pc) => HelperNames.Find(id) is { } name
+        ? new BpfLoadException($"helper bpf_{name} (id {id}) is not available in this runtime", pc)
+        : new BpfLoadException($"unknown helper id {id}", pc);
 
     /// <inheritdoc/>
     [SkipLocalsInit]
@@ -206,12 +213,16 @@ public sealed unsafe class Interpreter : IBpfExecutable
                         case Op.Jsle32Reg: if ((int)r[ins->Dst] <= (int)r[ins->Src]) pc += ins->Offset; break;
                         // ---- calls and exit
                         case Op.Call:
+                            context.HelperPc = pc;
                             r[0] = helpers[pc]!(context, r[1], r[2], r[3], r[4], r[5]);
+                            // A successful bpf_tail_call does not return: the host runs the target next.
+                            if (ins->Imm == TailCallHelperId && context.PendingTailCall is not null) return r[0];
                             break;
                         case Op.Callx:
                         {
                             var h = _helperTable.Find((long)r[ins->Dst])
                                 ?? throw Fault(BpfFaultKind.UnknownHelper, pc, $"callx r{ins->Dst}: no helper with id {(long)r[ins->Dst]}");
+                            context.HelperPc = pc;
                             r[0] = h.Function(context, r[1], r[2], r[3], r[4], r[5]);
                             break;
                         }

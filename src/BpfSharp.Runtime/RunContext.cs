@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using BpfSharp.Maps;
 
 namespace BpfSharp.Runtime;
 
@@ -58,6 +59,66 @@ public sealed unsafe class RunContext : IDisposable
     /// <summary>Arbitrary host state for helpers (the program's object, hook arguments...).</summary>
     public object? HostState { get; set; }
 
+    /// <summary>The pc of the call instruction whose helper is running (set by engines before each helper call).</summary>
+    public int HelperPc { get; set; }
+
+    /// <summary>What <c>get_current_pid_tgid</c> returns (tgid in the high half); defaults to this process and thread.</summary>
+    public ulong CurrentPidTgid { get; set; } = ((ulong)(uint)Environment.ProcessId << 32) | (uint)Environment.CurrentManagedThreadId;
+
+    /// <summary>What <c>get_current_uid_gid</c> returns (gid in the high half).</summary>
+    public ulong CurrentUidGid { get; set; }
+
+    /// <summary>What <c>get_current_comm</c> copies (at most 15 bytes and a NUL).</summary>
+    public string CurrentComm { get; set; } = "bpfsharp";
+
+    /// <summary>Host memory that <c>probe_read_*</c> may read (the "kernel" or "user" memory of the traced thing).</summary>
+    public IList<MemoryRegion> ProbeRegions { get; } = new List<MemoryRegion>();
+
+    // Maps reachable from programs by handle: a tagged index, so a forged value is rejected, never dereferenced.
+    private const ulong MapHandleTag = 0x4D41_5000_0000_0000UL;
+    private BpfMap?[] _maps = new BpfMap?[8];
+    private int _fixedMapCount;
+    private int _mapCount;
+
+    /// <summary>Makes a map reachable by the programs of this context and returns the handle lddw loads.</summary>
+    public ulong AddMap(BpfMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ulong handle = RegisterMap(map);
+        _fixedMapCount = _mapCount;
+        return handle;
+    }
+
+    /// <summary>The handle the <paramref name="index"/>-th map added with <see cref="AddMap"/> has in every context.</summary>
+    public static ulong MapHandleFor(int index) => MapHandleTag | (uint)index;
+
+    /// <summary>The handle of a map for the current run (inner maps of map-in-map lookups).</summary>
+    public ulong RegisterMap(BpfMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        for (int i = 0; i < _mapCount; i++) if (ReferenceEquals(_maps[i], map)) return MapHandleTag | (uint)i;
+        if (_mapCount == _maps.Length) Array.Resize(ref _maps, _maps.Length * 2);
+        _maps[_mapCount] = map;
+        return MapHandleTag | (uint)_mapCount++;
+    }
+
+    /// <summary>The map behind a handle a program passed to a helper; faults when it is not a map handle.</summary>
+    public BpfMap MapFromHandle(ulong handle, string helper)
+    {
+        ulong index = handle ^ MapHandleTag;
+        if (index < (ulong)_mapCount && _maps[index] is { } map) return map;
+        throw new BpfFaultException(new BpfFault(BpfFaultKind.HelperFailed, HelperPc, $"bpf_{helper}: 0x{handle:x} is not a map"));
+    }
+
+    /// <summary>A tail call the program requested (bpf_tail_call): the engine stops, the host runs the target.</summary>
+    public IBpfExecutable? PendingTailCall { get; set; }
+
+    /// <summary>Tail calls made in the current top-level run (the kernel allows 33).</summary>
+    public int TailCallCount { get; set; }
+
+    /// <summary>Ring buffer records reserved and not yet submitted or discarded in this run.</summary>
+    internal List<(ulong Address, RingBufferMap Map)> RingbufReservations { get; } = [];
+
     /// <summary>Packet bounds for the legacy LD ABS/IND loads (0 length: none).</summary>
     public ulong PacketStart { get; set; }
 
@@ -84,6 +145,13 @@ public sealed unsafe class RunContext : IDisposable
         _fixedRegionCount = _regionCount;
     }
 
+    /// <summary>Replaces host-granted region <paramref name="index"/> (a helper moving the packet bounds, say).</summary>
+    public void ReplaceRegion(int index, MemoryRegion region)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _fixedRegionCount);
+        _regions[index] = region;
+    }
+
     /// <summary>Removes all host-granted regions.</summary>
     public void ClearRegions() => _fixedRegionCount = _regionCount = _lastHit = 0;
 
@@ -102,6 +170,7 @@ public sealed unsafe class RunContext : IDisposable
     public void BeginRun()
     {
         _regionCount = _fixedRegionCount;
+        _mapCount = _fixedMapCount;
         if (_lastHit >= _regionCount) _lastHit = 0;
     }
 
@@ -133,6 +202,25 @@ public sealed unsafe class RunContext : IDisposable
             }
         }
         throw new BpfFaultException(new BpfFault(BpfFaultKind.OutOfBounds, pc, DescribeMiss(address, size, write, stackLow)));
+    }
+
+    /// <summary>
+    /// Checks memory a helper is about to use on the program's behalf: it must lie in the stack or a granted region.
+    /// Throws a fault naming the helper's call instruction otherwise.
+    /// </summary>
+    public byte* CheckHelperAccess(ulong address, ulong size, bool write, string what)
+    {
+        if (size == 0) return (byte*)address;
+        if (size > int.MaxValue)
+            throw new BpfFaultException(new BpfFault(BpfFaultKind.OutOfBounds, HelperPc, $"{what}: size {size} is too large"));
+        try
+        {
+            return CheckSlow(address, (int)size, write, HelperPc, StackBase);
+        }
+        catch (BpfFaultException e)
+        {
+            throw new BpfFaultException(e.Fault with { Detail = what + ": " + e.Fault.Detail });
+        }
     }
 
     private string DescribeMiss(ulong address, int size, bool write, ulong stackLow)
