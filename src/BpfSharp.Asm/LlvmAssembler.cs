@@ -798,7 +798,17 @@ internal sealed class LlvmParser
             var ins = p.Instruction;
             if (p.Label is not null)
             {
-                if (!_labels.TryGetValue(p.Label, out int target))
+                if (!_labels.TryGetValue(p.Label, out int target) && ins.Op == LlvmSyntax.Call(CallKind.Local).Op
+                    && HelperNames.IdOf(p.Label) is > 0 and int helper)
+                {
+                    // "call bpf_map_lookup_elem": a Linux helper by name, when no label of that name exists.
+                    ins = new Instruction(LlvmSyntax.Call(CallKind.Helper).Op, 0, 0, 0, helper);
+                    instructions[i] = ins;
+                    lineOfSlot[pc] = p.Line;
+                    pc++;
+                    continue;
+                }
+                if (!_labels.TryGetValue(p.Label, out target))
                     throw new LlvmAsmException(_dataSymbols.Contains(p.Label)
                         ? $"'{p.Label}' is a data symbol: its address needs a relocation (load the object file instead)"
                         : $"undefined label '{p.Label}'", p.Line, p.Column);

@@ -57,7 +57,10 @@ public sealed record LlvmDisassemblyOptions
     /// <summary>Labels by slot, computed by the disassembler when <see cref="LabelTargets"/> is set.</summary>
     internal IReadOnlyDictionary<int, string>? TargetLabels { get; init; }
 
-    /// <summary>Helper names by id for <see cref="KernelLogStyle"/> calls (<c>call bpf_map_lookup_elem#1</c>); "unknown" otherwise.</summary>
+    /// <summary>
+    /// Helper names by id for <see cref="KernelLogStyle"/> calls (<c>call bpf_map_lookup_elem#1</c>), taking precedence
+    /// over the Linux names of <see cref="BpfSharp.Isa.HelperNames"/>; an id known to neither prints as "unknown".
+    /// </summary>
     public IReadOnlyDictionary<int, string>? HelperNames { get; init; }
 }
 

@@ -68,7 +68,9 @@ internal static class LlvmKernelLog
                         return;
                     default:
                         string? name = null;
-                        if (row.Call == CallKind.Helper) options.HelperNames?.TryGetValue(ins.Imm32, out name);
+                        if (row.Call == CallKind.Helper && options.HelperNames?.TryGetValue(ins.Imm32, out name) != true
+                            && HelperNames.Find(ins.Imm32) is { } known)
+                            name = "bpf_" + known;
                         sb.Append("call ").Append(name ?? "unknown").Append('#').Append(ins.Imm32.ToString(inv));
                         return;
                 }

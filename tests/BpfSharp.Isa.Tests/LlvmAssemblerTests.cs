@@ -98,6 +98,8 @@ public sealed class LlvmAssemblerTests
         // clang -S spellings: "r1 = w2" is a 32-bit move; "r1 = f ll" loads a function's address (BPF_PSEUDO_FUNC)
         { "r1 = w2\nr3 = f ll\nexit\nf:\nexit", "bc21000000000000" + "1843000002000000" + "0000000000000000" + "9500000000000000" + "9500000000000000" },
         { "f:\nexit\nr3 = f ll\nexit", "9500000000000000" + "18430000feffffff" + "0000000000000000" + "9500000000000000" },
+        // a Linux helper by name when no label has that name (uapi order: 5 is ktime_get_ns)
+        { "call bpf_ktime_get_ns\ncall ktime_get_ns\nexit", "8500000005000000" + "8500000005000000" + "9500000000000000" },
         // comments
         { "; header\n// another\n# and another\nr0 = 1 ; set r0\nr0 += 2 // add\nexit # done", "b700000001000000" + "0700000002000000" + "9500000000000000" },
         // w registers for narrow loads/stores (llvm-objdump --mcpu=v4), r registers for narrow atomics (no cpu)
@@ -254,7 +256,9 @@ public sealed class LlvmAssemblerTests
             if w1 == -1 goto +2
             if r1 == r2 goto -4
             call 1
-            call pc+0x1
+            call pc+0x3
+            call 5
+            call 0x7fffffff
             lock *(u64 *)(r1 + 0x0) += r2
             r2 = atomic_fetch_add((u64 *)(r1 + 0x0), r2)
             w0 = cmpxchg32_32(r1 + 0x8, w0, w2)
@@ -280,15 +284,17 @@ public sealed class LlvmAssemblerTests
             6: (16) if w1 == 0xffffffff goto pc+2
             7: (1d) if r1 == r2 goto pc-4
             8: (85) call bpf_map_lookup_elem#1
-            9: (85) call pc+1
-            10: (db) lock *(u64 *)(r1 +0) += r2
-            11: (db) r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)
-            12: (c3) r0 = atomic_cmpxchg((u32 *)(r1 +8), r0, r2)
-            13: (18) r1 = 0x1234
-            15: (48) r0 = *(u16 *)skb[r3 + 0]
-            16: (dc) r1 = be16 r1
-            17: (05) goto pc-16
-            18: (95) exit
+            9: (85) call pc+3
+            10: (85) call bpf_ktime_get_ns#5
+            11: (85) call unknown#2147483647
+            12: (db) lock *(u64 *)(r1 +0) += r2
+            13: (db) r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)
+            14: (c3) r0 = atomic_cmpxchg((u32 *)(r1 +8), r0, r2)
+            15: (18) r1 = 0x1234
+            17: (48) r0 = *(u16 *)skb[r3 + 0]
+            18: (dc) r1 = be16 r1
+            19: (05) goto pc-16
+            20: (95) exit
 
             """.Replace("\r", "", StringComparison.Ordinal), text);
         Assert.Equal(program.ToBytes(), LlvmAssembler.Assemble(text).ToBytes());
