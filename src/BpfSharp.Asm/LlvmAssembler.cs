@@ -3,10 +3,15 @@ using BpfSharp.Isa;
 namespace BpfSharp.Asm;
 
 /// <summary>
-/// Assembles the LLVM/kernel "C-like" eBPF syntax: everything <c>llvm-objdump -d</c> prints (with or without the
-/// address column and <c>&lt;sym+0x..&gt;</c> annotations, which are ignored), labels (<c>LBB0_2:</c>,
-/// <c>goto LBB0_2</c>, <c>call my_func</c>), the extended forms of <see cref="LlvmDisassemblyOptions.Lossless"/>,
-/// decimal or hex numbers, and comments starting with <c>;</c>, <c>//</c> or <c>#</c>.
+/// Assembles the LLVM/kernel "C-like" eBPF syntax. It reads what <c>llvm-mc -triple bpfel</c> reads; everything
+/// <c>llvm-objdump -d</c> prints (address column, symbol headers and <c>&lt;sym+0x..&gt;</c> annotations are
+/// skipped); clang's <c>-S</c> output (sections, directives, <c>r1 = w2</c>, <c>r2 = func ll</c>; a reference to a
+/// global is an error, since only a relocation can resolve it); the kernel verifier log (<c>12: (61) r2 = *(u32 *)(r1 +4)</c>,
+/// <c>goto pc+3</c>, <c>call bpf_map_lookup_elem#1</c>, <c>atomic64_xchg</c>); and the extended spellings of
+/// <see cref="LlvmDisassemblyOptions.Lossless"/>. Labels (<c>LBB0_2:</c>, <c>goto LBB0_2</c>, <c>call my_func</c>),
+/// helper calls by Linux name (<c>call bpf_ktime_get_ns</c>), decimal or hex numbers, and comments starting with
+/// <c>;</c>, <c>//</c> or <c>#</c> are accepted. As in llvm-mc, <c>call N</c> is a helper call; a local call is
+/// <c>call label</c> or <c>call pc+N</c>.
 /// </summary>
 public static class LlvmAssembler
 {

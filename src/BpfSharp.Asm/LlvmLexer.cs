@@ -116,7 +116,7 @@ internal static class LlvmLexer
             letter |= !char.IsAsciiDigit(line[end]);
             end++;
         }
-        return letter && end - i <= 16 && (end == line.Length || !IsNameChar(line[end]));
+        return letter && end - i == 16 && (end == line.Length || !IsNameChar(line[end]));
     }
 
     private static bool IsNameStart(char c) => char.IsAsciiLetter(c) || c is '_' or '.' or '$' or '@';

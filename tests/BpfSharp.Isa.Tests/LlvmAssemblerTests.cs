@@ -134,6 +134,7 @@ public sealed class LlvmAssemblerTests
         { "r1 = nowhere ll\nexit", 1, 6, "undefined label 'nowhere'" },
         { "r1 = atomic64_xchg((u32 *)(r2 +0), r1)", 1, 21, "takes u64" },
         { "r1 = 0x12g", 1, 6, "malformed number" },
+        { "r1 = 1e5", 1, 6, "malformed number" },
         { "if r1 ~ 2 goto +1", 1, 7, "unexpected character '~'" },
         { "if r1 = 2 goto +1", 1, 7, "comparison operator" },
         { "r2 = xchg_64(r1 + 0, r3)", 1, 22, "must be r2" },
