@@ -57,7 +57,7 @@ internal static class LlvmLexer
                 }
                 else if (IsBareHex(line, i, out int end))
                 {
-                    // llvm-objdump's symbol header addresses ("00000000000000c8 <f>:") are hex without a prefix.
+                    // llvm-objdump's symbol header addresses ("00000000000000c8 <f>:") and the kernel log's opcode column.
                     value = ulong.Parse(line.AsSpan(i, end - i), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
                     i = end;
                 }
@@ -116,7 +116,9 @@ internal static class LlvmLexer
             letter |= !char.IsAsciiDigit(line[end]);
             end++;
         }
-        return letter && end - i == 16 && (end == line.Length || !IsNameChar(line[end]));
+        // Only where objdump and the kernel print unprefixed hex: 16-digit symbol addresses and the "(7b)" opcode column.
+        bool opcodeColumn = end - i == 2 && i > 0 && line[i - 1] == '(' && end < line.Length && line[end] == ')';
+        return letter && (end - i == 16 || opcodeColumn) && (end == line.Length || !IsNameChar(line[end]));
     }
 
     private static bool IsNameStart(char c) => char.IsAsciiLetter(c) || c is '_' or '.' or '$' or '@';
