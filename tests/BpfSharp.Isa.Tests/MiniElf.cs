@@ -32,6 +32,7 @@ internal static class MiniElf
             Check(file, h, 64);
             headers[i] = (U32(file, h), U32(file, h + 4), U64(file, h + 8), U64(file, h + 24), U64(file, h + 32), U32(file, h + 40));
         }
+        if (shstrndx >= shnum) throw new InvalidDataException($"section name table index {shstrndx} out of range");
         string SectionName(int index) => CString(file, Slice(file, headers[shstrndx].Offset, headers[shstrndx].Size), headers[index].Name);
 
         var sections = new List<CodeSection>();
@@ -48,6 +49,7 @@ internal static class MiniElf
         {
             if (headers[i].Type != ShtSymtab) continue;
             var (start, length) = Slice(file, headers[i].Offset, headers[i].Size);
+            if (headers[i].Link >= shnum) throw new InvalidDataException($"symbol table links to section {headers[i].Link}");
             var strtab = headers[(int)headers[i].Link];
             var strings = Slice(file, strtab.Offset, strtab.Size);
             for (int s = start; s + 24 <= start + length; s += 24)
@@ -58,7 +60,8 @@ internal static class MiniElf
                 ulong value = U64(file, s + 8);
                 // Functions and plain labels name code; section and file symbols do not.
                 if (name == 0 || type is not (0 or 2) || !byIndex.TryGetValue(shndx, out var section)) continue;
-                section.SymbolsBySlot.TryAdd((int)(value / 8), CString(file, strings, name));
+                // llvm-objdump shows one symbol per address: the last of them in symbol table order.
+                section.SymbolsBySlot[(int)(value / 8)] = CString(file, strings, name);
             }
         }
         return sections;
