@@ -6,4 +6,5 @@ root.Subcommands.Add(AsmCommands.Asm());
 root.Subcommands.Add(AsmCommands.Disasm());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ConformancePluginCommand.Create());
+root.Subcommands.Add(MapCommands.Create());
 return root.Parse(args).Invoke();

@@ -93,7 +93,7 @@ public sealed class ElfFile
     public ReadOnlySpan<byte> GetData(ElfSection section)
     {
         ArgumentNullException.ThrowIfNull(section);
-        return section.Type == ElfSectionType.NoBits ? default : _data.AsSpan((int)section.Offset, (int)section.Size);
+        return section.Type == ElfSectionType.NoBits || section.Index == 0 ? default : _data.AsSpan((int)section.Offset, (int)section.Size);
     }
 
     /// <summary>Reads a NUL-terminated string at <paramref name="offset"/> of the string table section <paramref name="tableIndex"/>.</summary>
@@ -166,7 +166,8 @@ public sealed class ElfFile
                 info: _r.U32(s, 44),
                 alignment: _r.U64(s, 48),
                 entrySize: _r.U64(s, 56));
-            if (i != 0 && sec.Type != ElfSectionType.NoBits && sec.Type != ElfSectionType.Null)
+            // Every section but NOBITS is backed by file bytes, so every one is checked, whatever its type claims.
+            if (i != 0 && sec.Type != ElfSectionType.NoBits)
                 CheckRange(sec.Offset, sec.Size, $"section {i} data", null, at);
             sections[i] = sec;
         }

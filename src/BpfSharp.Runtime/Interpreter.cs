@@ -17,11 +17,21 @@ public interface IBpfExecutable
     ulong Run(RunContext context, ulong r1, ulong r2 = 0);
 }
 
+/// <summary>Runs a program's function as a callback of a helper (bpf_loop, bpf_for_each_map_elem).</summary>
+public interface IBpfCallbackInvoker
+{
+    /// <summary>
+    /// Calls the function starting at slot <paramref name="pc"/> with r1-r5, in a new frame below the caller's
+    /// (<see cref="RunContext.CallbackFrameTop"/>, <see cref="RunContext.CallbackDepth"/>), and returns its r0.
+    /// </summary>
+    ulong InvokeCallback(RunContext context, int pc, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5);
+}
+
 /// <summary>
 /// The reference engine: executes decoded instructions one by one with exact RFC 9669 semantics, checking every
 /// memory access against the regions in the <see cref="RunContext"/>. Allocates nothing per instruction or run.
 /// </summary>
-public sealed unsafe class Interpreter : IBpfExecutable
+public sealed unsafe class Interpreter : IBpfExecutable, IBpfCallbackInvoker
 {
     private readonly Instruction[] _code;
     private readonly HelperFunction?[] _helpers;
@@ -60,27 +70,72 @@ public sealed unsafe class Interpreter : IBpfExecutable
         : new BpfLoadException($"unknown helper id {id}", pc);
 
     /// <inheritdoc/>
-    [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the dispatch loop is the hot path from the first run
     public ulong Run(RunContext context, ulong r1, ulong r2 = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
         context.BeginRun();
+        context.CallbackInvoker = this;
+        context.RemainingBudget = context.InstructionBudget;
+        try
+        {
+            return Execute(context, 0, r1, r2, 0, 0, 0, context.StackTop, 0);
+        }
+        finally
+        {
+            long left = Math.Max(context.RemainingBudget, 0);
+            context.InstructionsExecuted = context.InstructionBudget - left;
+        }
+    }
+
+    /// <inheritdoc/>
+    public ulong InvokeCallback(RunContext context, int pc, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if ((uint)pc >= (uint)Program.Count || !Program.FunctionStarts.Contains(pc))
+            throw Fault(BpfFaultKind.HelperFailed, context.HelperPc, $"callback target {pc} is not a function of the program");
+        int depth = context.CallbackDepth;
+        if (depth >= context.MaxCallDepth)
+            throw Fault(BpfFaultKind.CallDepthExceeded, context.HelperPc, $"callback nests deeper than {context.MaxCallDepth} frames");
+        ulong frameTop = context.CallbackFrameTop;
+        int savedPc = context.HelperPc;
+        try
+        {
+            return Execute(context, pc, r1, r2, r3, r4, r5, frameTop, depth);
+        }
+        finally
+        {
+            context.HelperPc = savedPc;
+            context.CallbackFrameTop = frameTop;
+            context.CallbackDepth = depth;
+        }
+    }
+
+    /// <summary>
+    /// Runs from <paramref name="startPc"/> in a frame whose r10 is <paramref name="frameTop"/> at call depth
+    /// <paramref name="baseDepth"/>, until the exit of that frame. The budget is shared through the context.
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the dispatch loop is the hot path from the first run
+    private ulong Execute(RunContext context, int startPc, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, ulong frameTop, int baseDepth)
+    {
         ulong* r = stackalloc ulong[11];
-        for (int i = 0; i < 11; i++) r[i] = 0;
+        r[0] = 0;
         r[1] = r1;
         r[2] = r2;
-        r[10] = context.StackTop;
+        r[3] = r3;
+        r[4] = r4;
+        r[5] = r5;
+        r[6] = r[7] = r[8] = r[9] = 0;
+        r[10] = frameTop;
         int maxDepth = context.MaxCallDepth;
         int* returnPc = stackalloc int[maxDepth];
         ulong* saved = stackalloc ulong[maxDepth * 5];
-        int depth = 0;
+        int depth = baseDepth;
         ulong stackLow = r[10] - RunContext.FrameSize;
         ulong stackLen = context.StackTop - stackLow;
-        long budget = context.InstructionBudget;
-        long start = budget;
+        long budget = context.RemainingBudget;
         var helpers = _helpers;
-        int pc = 0;
+        int pc = startPc;
         try
         {
             fixed (Instruction* code = _code)
@@ -214,16 +269,28 @@ public sealed unsafe class Interpreter : IBpfExecutable
                         // ---- calls and exit
                         case Op.Call:
                             context.HelperPc = pc;
+                            context.RemainingBudget = budget;
+                            context.CallbackFrameTop = r[10] - RunContext.FrameSize;
+                            context.CallbackDepth = depth + 1;
                             r[0] = helpers[pc]!(context, r[1], r[2], r[3], r[4], r[5]);
+                            budget = context.RemainingBudget;
                             // A successful bpf_tail_call does not return: the host runs the target next.
-                            if (ins->Imm == TailCallHelperId && context.PendingTailCall is not null) return r[0];
+                            if (ins->Imm == TailCallHelperId && context.PendingTailCall is not null)
+                            {
+                                context.RemainingBudget = budget;
+                                return r[0];
+                            }
                             break;
                         case Op.Callx:
                         {
                             var h = _helperTable.Find((long)r[ins->Dst])
                                 ?? throw Fault(BpfFaultKind.UnknownHelper, pc, $"callx r{ins->Dst}: no helper with id {(long)r[ins->Dst]}");
                             context.HelperPc = pc;
+                            context.RemainingBudget = budget;
+                            context.CallbackFrameTop = r[10] - RunContext.FrameSize;
+                            context.CallbackDepth = depth + 1;
                             r[0] = h.Function(context, r[1], r[2], r[3], r[4], r[5]);
+                            budget = context.RemainingBudget;
                             break;
                         }
                         case Op.CallLocal:
@@ -242,7 +309,11 @@ public sealed unsafe class Interpreter : IBpfExecutable
                             pc += (int)ins->Imm;
                             break;
                         case Op.Exit:
-                            if (depth == 0) return r[0];
+                            if (depth == baseDepth)
+                            {
+                                context.RemainingBudget = budget;
+                                return r[0];
+                            }
                             depth--;
                             pc = returnPc[depth];
                             r[6] = saved[depth * 5];
@@ -293,7 +364,10 @@ public sealed unsafe class Interpreter : IBpfExecutable
                             int size = ins->Info.Size;
                             long off = (int)ins->Imm + (ins->Info.Kind == InstructionKind.LoadPacketInd ? (long)(int)(uint)r[ins->Src] : 0);
                             if (off < 0 || (ulong)off + (ulong)size > context.PacketLength)
+                            {
+                                context.RemainingBudget = budget;
                                 return 0;
+                            }
                             byte* p = (byte*)(context.PacketStart + (ulong)off);
                             r[0] = size switch
                             {
@@ -317,9 +391,11 @@ public sealed unsafe class Interpreter : IBpfExecutable
                 }
             }
         }
-        finally
+        catch (BpfFaultException)
         {
-            context.InstructionsExecuted = budget < 0 ? start : start - budget;
+            // A fault inside a nested callback already stored a smaller remainder; this frame's may be stale.
+            context.RemainingBudget = Math.Min(context.RemainingBudget, Math.Max(budget, 0));
+            throw;
         }
     }
 

@@ -62,6 +62,18 @@ public sealed unsafe class RunContext : IDisposable
     /// <summary>The pc of the call instruction whose helper is running (set by engines before each helper call).</summary>
     public int HelperPc { get; set; }
 
+    /// <summary>Instructions the current run may still execute (engines publish it around helper calls).</summary>
+    public long RemainingBudget { get; set; }
+
+    /// <summary>The engine running the current program, for helpers that call back into it.</summary>
+    public IBpfCallbackInvoker? CallbackInvoker { get; set; }
+
+    /// <summary>r10 for a callback frame: just below the frame of the instruction calling the helper.</summary>
+    public ulong CallbackFrameTop { get; set; }
+
+    /// <summary>Call depth a callback frame would have.</summary>
+    public int CallbackDepth { get; set; }
+
     /// <summary>What <c>get_current_pid_tgid</c> returns (tgid in the high half); defaults to this process and thread.</summary>
     public ulong CurrentPidTgid { get; set; } = ((ulong)(uint)Environment.ProcessId << 32) | (uint)Environment.CurrentManagedThreadId;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using BpfSharp.Elf.Btf;
+using BpfSharp.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -17,7 +18,7 @@ public sealed class BenchObjectTests(ITestOutputHelper output)
     public static IEnumerable<object[]> Names() => TestSupport.BenchNames.Select(n => new object[] { n });
 
     /// <summary>Every bench source is one SEC("xdp") program named like the file, GPL, little-endian (manifest.json).</summary>
-    [Theory]
+    [SharedDataTheory("bench/objs")]
     [MemberData(nameof(Names))]
     public void Each_bench_object_has_one_xdp_program_named_like_the_file(string name)
     {
@@ -42,7 +43,7 @@ public sealed class BenchObjectTests(ITestOutputHelper output)
         Assert.Equal(name, Assert.IsType<BtfFunc>(obj.Btf![prog.FuncInfos[0].TypeId]).Name);
     }
 
-    [Fact]
+    [SharedDataFact("bench/objs")]
     public void Flow_counter_has_a_hash_map_16_by_16_with_4096_entries_referenced_twice()
     {
         var obj = LoadBench("flow_counter");
@@ -68,7 +69,7 @@ public sealed class BenchObjectTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SharedDataFact("bench/objs")]
     public void Array_scan_has_an_array_of_256_u64_indexed_by_u32()
     {
         var obj = LoadBench("array_scan");
@@ -82,7 +83,7 @@ public sealed class BenchObjectTests(ITestOutputHelper output)
         Assert.NotEmpty(obj.Programs[0].MapReferences);
     }
 
-    [Fact]
+    [SharedDataFact("bench/objs")]
     public void Firewall_rodata_is_a_frozen_one_entry_array_holding_64_rules()
     {
         var obj = LoadBench("firewall_64");
@@ -131,7 +132,7 @@ public sealed class BenchObjectTests(ITestOutputHelper output)
         Assert.Equal(ds.Id, map.BtfValueTypeId);
     }
 
-    [Fact]
+    [SharedDataFact("bench/objs")]
     public void Bpf_calls_links_the_text_subprograms_depth_first_like_libbpf()
     {
         var obj = LoadBench("bpf_calls");

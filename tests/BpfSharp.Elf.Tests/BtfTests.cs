@@ -128,7 +128,7 @@ public sealed class BtfTests(ITestOutputHelper output)
     private static BpfObject? Bench(string name) =>
         TestSupport.BenchObjs is { } d ? BpfObject.Load(Path.Combine(d, name + ".o")) : null;
 
-    [Fact]
+    [SharedDataFact("bench/objs")]
     public void Flow_key_members_have_the_offsets_of_the_C_declaration()
     {
         var obj = Bench("flow_counter");
@@ -151,7 +151,7 @@ public sealed class BtfTests(ITestOutputHelper output)
         Assert.Equal("flows", btf[Assert.Single(maps.Variables).TypeId].Name);
     }
 
-    [Fact]
+    [SharedDataFact("bench/objs")]
     public void Line_info_points_at_the_C_source_of_the_map_lookup()
     {
         var obj = Bench("flow_counter");

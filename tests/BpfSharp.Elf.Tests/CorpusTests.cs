@@ -30,7 +30,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         }
     }
 
-    [Theory]
+    [SharedDataTheory("verifier-corpus/ebpf-samples")]
     [MemberData(nameof(Files))]
     public void Corpus_object_loads_or_gives_a_typed_error(string relative)
     {
@@ -53,7 +53,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
     }
 
     /// <summary>Objects in the corpus's <c>invalid</c> folder that are malformed at the ELF level must be rejected with a message.</summary>
-    [Theory]
+    [SharedDataTheory("verifier-corpus/ebpf-samples")]
     [InlineData("invalid/badsymsize.o", "symbol")]
     public void Malformed_corpus_objects_are_rejected_with_a_message(string relative, string mentions)
     {
@@ -63,11 +63,28 @@ public sealed class CorpusTests(ITestOutputHelper output)
         Assert.Contains(mentions, e.Message, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
+    [SharedDataFact("verifier-corpus/ebpf-samples")]
+    public void Legacy_maps_section_of_sockex1_is_read_like_its_hex_dump()
+    {
+        if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }
+        // llvm-readelf -x maps: 02000000 04000000 08000000 00010000 00000000 (+8 zero bytes of iproute2-style fields).
+        var obj = BpfObject.Load(Path.Combine(dir, "linux", "sockex1_kern.o"));
+        var map = Assert.Single(obj.Maps);
+        Assert.Equal(("my_map", MapSource.LegacyMapsSection, BpfMapType.Array, 4u, 8u, 256u, 0u),
+            (map.Name, map.Source, map.Type, map.KeySize, map.ValueSize, map.MaxEntries, map.Flags));
+        // Section "socket1" is a pre-1.0 libbpf name: a socket filter by prefix.
+        var prog = Assert.Single(obj.Programs);
+        Assert.Equal(("bpf_prog1", BpfProgramType.SocketFilter, true), (prog.Name, prog.Type, prog.IsLegacySectionName));
+        // llvm-readelf -r: one R_BPF_64_64 against my_map at offset 0x38 of socket1.
+        Assert.Equal([new MapReference(0x38 / 8, 0, MapReferenceKind.MapFd, 0)], prog.MapReferences);
+    }
+
+    [SharedDataFact("verifier-corpus/ebpf-samples")]
     public void Corpus_summary()
     {
         if (CorpusDir is not { } dir) { output.WriteLine("SKIPPED: shared verifier corpus is absent"); return; }
         int files = 0, loaded = 0, errors = 0, programs = 0, programsWithMaps = 0, programsWithExterns = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var byFolder = new SortedDictionary<string, (int Files, int Loaded, int Programs)>(StringComparer.Ordinal);
         foreach (var f in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
@@ -92,12 +109,13 @@ public sealed class CorpusTests(ITestOutputHelper output)
             }
             byFolder[folder] = row;
         }
+        clock.Stop();
         foreach (var (folder, row) in byFolder)
             output.WriteLine($"{folder,-20} files {row.Files,4}  loaded {row.Loaded,4}  programs {row.Programs,5}");
         output.WriteLine($"TOTAL files {files}, loaded {loaded}, typed errors {errors}; programs {programs}: " +
                          $"{programs - programsWithExterns} with every relocation resolved within the object, " +
                          $"{programsWithExterns} also referring to extern symbols (kfuncs, memcpy, ...) left for the loader; " +
-                         $"{programsWithMaps} with map references");
+                         $"{programsWithMaps} with map references; {clock.ElapsedMilliseconds} ms for all files");
         Assert.Equal(files, loaded + errors);
         Assert.True(loaded > 0);
     }

@@ -12,7 +12,7 @@ internal static class CliGuard
         {
             return body();
         }
-        catch (Exception e) when (e is CliError or FormatException or IOException or UnauthorizedAccessException
+        catch (Exception e) when (e is CliError or FormatException or IOException or UnauthorizedAccessException or KeyNotFoundException or Elf.BpfObjectException
                                       or Runtime.BpfFaultException or Runtime.BpfLoadException or ArgumentException)
         {
             Console.Error.WriteLine("error: " + e.Message);

@@ -26,6 +26,15 @@ internal static class ProgramInput
         return (Wrap(path, () => Assembler.Assemble(text, chosen, name)), []);
     }
 
+    /// <summary>Whether a file starts with the ELF magic.</summary>
+    public static bool IsElfFile(string path)
+    {
+        if (!File.Exists(path)) return false;
+        Span<byte> head = stackalloc byte[4];
+        using var f = File.OpenRead(path);
+        return f.Read(head) == 4 && IsElf(head.ToArray());
+    }
+
     private static bool IsElf(byte[] bytes) => bytes.Length >= 4 && bytes[0] == 0x7f && bytes[1] == (byte)'E' && bytes[2] == (byte)'L' && bytes[3] == (byte)'F';
 
     private static BpfProgram Wrap(string path, Func<BpfProgram> load)

@@ -18,23 +18,37 @@ internal static class RunCommand
         var json = new Option<bool>("--json") { Description = "print a JSON object (retval, ns_per_run, ...)" };
         var repeat = new Option<int>("--repeat") { Description = "run N times and report the mean time", DefaultValueFactory = _ => 1 };
         var syntax = new Option<string?>("--syntax") { Description = "assembler syntax of FILE (default: detected)" };
-        var cmd = new Command("run", "run a program on the userspace runtime") { file, mem, engine, json, repeat, syntax };
+        var program = new Option<string?>("--program") { Description = "program (function) name in an ELF object" };
+        var data = new Option<string[]>("--data") { Description = "packet or context file(s) for an ELF object's program", AllowMultipleArgumentsPerToken = true };
+        var maps = new Option<bool>("--maps") { Description = "after the runs, print the object's maps" };
+        var cmd = new Command("run", "run a program (raw, assembler text, .data, or an ELF object) on the userspace runtime")
+        {
+            file, mem, engine, json, repeat, syntax, program, data, maps,
+        };
         cmd.SetAction(parse => CliGuard.Run(() =>
         {
-            var (program, dataMemory) = ProgramInput.Load(parse.GetValue(file)!, ProgramInput.ParseSyntax(parse.GetValue(syntax)));
+            string path = parse.GetValue(file)!;
+            if (ProgramInput.IsElfFile(path))
+            {
+                int times = parse.GetValue(repeat);
+                if (times < 1) throw new CliError("--repeat must be at least 1");
+                return ObjectRunner.Run(path, parse.GetValue(program), parse.GetValue(data) ?? [], times, parse.GetValue(json),
+                    parse.GetValue(maps), parse.GetValue(engine)!);
+            }
+            var (bytecode, dataMemory) = ProgramInput.Load(path, ProgramInput.ParseSyntax(parse.GetValue(syntax)));
             byte[] memory = parse.GetValue(mem) is { } memPath
                 ? ConformanceDataFile.ParseHexBytes(File.Exists(memPath) ? File.ReadAllText(memPath) : throw new CliError($"{memPath}: no such file"))
                 : dataMemory;
             int n = parse.GetValue(repeat);
             if (n < 1) throw new CliError("--repeat must be at least 1");
             string engineName = parse.GetValue(engine)!;
-            var executable = Engines.Create(engineName, program, ConformanceRunner.Helpers());
+            var executable = Engines.Create(engineName, bytecode, ConformanceRunner.Helpers());
             var (retval, nsPerRun, insns) = Execute(executable, memory, n);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["program"] = program.Name,
+                    ["program"] = bytecode.Name,
                     ["engine"] = engineName,
                     ["retval"] = retval,
                     ["ns_per_run"] = Math.Round(nsPerRun, 2),

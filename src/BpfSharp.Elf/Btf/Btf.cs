@@ -16,6 +16,7 @@ public sealed class Btf
     private readonly byte[] _strings;
     private readonly BtfType[] _types;
     private Dictionary<string, List<BtfType>>? _byName;
+    private readonly Dictionary<uint, string> _stringCache = new();
 
     private Btf(BtfType[] types, byte[] strings, bool bigEndian)
     {
@@ -211,7 +212,17 @@ public sealed class Btf
         : throw new BpfObjectException($"BTF type id {id} is out of range (0..{_types.Length - 1})", ".BTF", null);
 
     /// <summary>Reads a string of the BTF string section.</summary>
-    public string GetString(uint offset) => ElfFile.ReadCString(_strings, offset, ".BTF");
+    public string GetString(uint offset)
+    {
+        // Line info repeats the same file and line strings many times; decode each once.
+        lock (_stringCache)
+        {
+            if (_stringCache.TryGetValue(offset, out var s)) return s;
+            s = ElfFile.ReadCString(_strings, offset, ".BTF");
+            _stringCache[offset] = s;
+            return s;
+        }
+    }
 
     /// <summary>All types with this name, in id order.</summary>
     public IReadOnlyList<BtfType> FindByName(string name)

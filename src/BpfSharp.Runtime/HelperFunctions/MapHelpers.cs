@@ -129,3 +129,58 @@ public static unsafe class MapHelpers
         return 0;
     }
 }
+
+/// <summary>The helpers that call back into the program: bpf_loop and bpf_for_each_map_elem.</summary>
+public static unsafe class CallbackHelpers
+{
+    /// <summary>The kernel's limit on bpf_loop iterations (BPF_MAX_LOOPS).</summary>
+    public const ulong MaxLoops = 1 << 23;
+
+    /// <summary>Registers the callback helpers into <paramref name="table"/>.</summary>
+    public static HelperTable RegisterAll(HelperTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        table.Register(HelperNames.IdOf("loop"), "loop", Loop);
+        table.Register(HelperNames.IdOf("for_each_map_elem"), "for_each_map_elem", ForEachMapElem);
+        return table;
+    }
+
+    private static IBpfCallbackInvoker Invoker(RunContext c, string helper) =>
+        c.CallbackInvoker ?? throw new BpfFaultException(new BpfFault(BpfFaultKind.Unsupported, c.HelperPc, $"bpf_{helper}: this engine cannot call back into the program"));
+
+    private static int Target(RunContext c, ulong fn, string helper) =>
+        fn <= int.MaxValue ? (int)fn : throw new BpfFaultException(new BpfFault(BpfFaultKind.HelperFailed, c.HelperPc, $"bpf_{helper}: 0x{fn:x} is not a function"));
+
+    private static ulong Loop(RunContext c, ulong count, ulong fn, ulong ctx, ulong flags, ulong _5)
+    {
+        if (flags != 0) return unchecked((ulong)-(long)BpfErrno.EINVAL);
+        if (count > MaxLoops) return unchecked((ulong)-(long)BpfErrno.E2BIG);
+        var invoker = Invoker(c, "loop");
+        int target = Target(c, fn, "loop");
+        ulong i = 0;
+        while (i < count)
+        {
+            ulong stop = invoker.InvokeCallback(c, target, i, ctx, 0, 0, 0);
+            i++;
+            if (stop != 0) break;
+        }
+        return i;
+    }
+
+    private static ulong ForEachMapElem(RunContext c, ulong mapHandle, ulong fn, ulong ctx, ulong flags, ulong _5)
+    {
+        if (flags != 0) return unchecked((ulong)-(long)BpfErrno.EINVAL);
+        var map = c.MapFromHandle(mapHandle, "for_each_map_elem");
+        var invoker = Invoker(c, "for_each_map_elem");
+        int target = Target(c, fn, "for_each_map_elem");
+        ulong calls = 0;
+        long result = map.ForEachElement((key, value) =>
+        {
+            c.GrantRegion(new MemoryRegion((ulong)key, (ulong)map.KeySize, RegionKind.MapValue, false));
+            c.GrantRegion(new MemoryRegion((ulong)value, (ulong)map.ValueSize, RegionKind.MapValue, !map.IsReadOnlyForPrograms));
+            calls++;
+            return invoker.InvokeCallback(c, target, mapHandle, (ulong)key, (ulong)value, ctx, 0) == 0;
+        });
+        return result < 0 ? (ulong)result : calls;
+    }
+}

@@ -20,7 +20,7 @@ public sealed class BpfRuntimeObject : IDisposable
     {
         Object = obj;
         Options = options;
-        Helpers = HelperFunctions.MapHelpers.RegisterAll(HelperFunctions.StandardHelpers.RegisterAll(new HelperTable()));
+        Helpers = HelperFunctions.CallbackHelpers.RegisterAll(HelperFunctions.MapHelpers.RegisterAll(HelperFunctions.StandardHelpers.RegisterAll(new HelperTable())));
         options.ConfigureHelpers?.Invoke(Helpers);
         var mapOptions = new BpfMapOptions { CpuCount = options.CpuCount };
         try
