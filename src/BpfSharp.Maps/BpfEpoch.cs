@@ -52,7 +52,7 @@ public static class BpfEpoch
     public static bool IsInScope => t_record is { Depth: > 0 };
 
     /// <summary>The tag for an element retired now.</summary>
-    internal static long Current => Interlocked.Read(ref s_global);
+    internal static long Current => Volatile.Read(ref s_global); // 64-bit reads are atomic on the 64-bit runtimes we target
 
     /// <summary>Advances the epoch and returns the oldest epoch any thread is still inside; tags below it are free.</summary>
     internal static long AdvanceAndGetMinimumActive()

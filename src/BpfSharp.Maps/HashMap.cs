@@ -36,7 +36,7 @@ public unsafe class HashMap : BpfMap
 
     private readonly nint* _buckets;
     private readonly uint _bucketMask;
-    private readonly object[] _locks;
+    private readonly Lock[] _locks;
     private readonly uint _lockMask;
     private readonly ElementPool _pool;
     private readonly uint _seed;
@@ -77,8 +77,8 @@ public unsafe class HashMap : BpfMap
         _buckets = (nint*)NativeMemoryTracker.AllocZeroed((nuint)buckets * (nuint)sizeof(nint));
         uint lockCount = Math.Min(buckets, 1024u);
         _lockMask = lockCount - 1;
-        _locks = new object[lockCount];
-        for (int i = 0; i < _locks.Length; i++) _locks[i] = new object();
+        _locks = new Lock[lockCount];
+        for (int i = 0; i < _locks.Length; i++) _locks[i] = new Lock();
         _pool = new ElementPool((nuint)(HeaderSize + _keyStride + _storedValueSize), Spec.MaxEntries);
     }
 
@@ -191,7 +191,7 @@ public unsafe class HashMap : BpfMap
         if ((flags & (ulong)BpfUpdateFlags.Lock) != 0) return Err(BpfErrno.EINVAL); // no bpf_spin_lock in values
         uint hash = HashKey(key);
         ref nint bucket = ref _buckets[hash & _bucketMask];
-        object gate = _locks[hash & _lockMask];
+        Lock gate = _locks[hash & _lockMask];
         for (int attempt = 0; ; attempt++)
         {
             if (_lru && Volatile.Read(ref _count) >= _max) EvictOne();
