@@ -161,7 +161,7 @@ public sealed unsafe class HashOfMapsMap : HashMap
     /// <inheritdoc />
     protected override BpfErrno HostUpdate(byte* key, byte* value, ulong flags)
     {
-        if ((flags & ~(ulong)BpfUpdateFlags.Lock) > (ulong)BpfUpdateFlags.Exist) return BpfErrno.EINVAL;
+        // The kernel resolves the inner map before looking at the flags (bpf_fd_htab_map_update_elem).
         var inner = FromId(*(uint*)value);
         if (inner is null) return BpfErrno.EBADF;
         if (!Spec.InnerMap!.IsCompatibleInner(inner.Spec)) return BpfErrno.EINVAL;
