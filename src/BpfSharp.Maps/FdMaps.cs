@@ -177,6 +177,13 @@ public sealed unsafe class HashOfMapsMap : HashMap
 
     private protected override void WriteNewValue(byte* storage, byte* value, bool allCpus) => *(nint*)storage = *(nint*)value;
 
+    // Like the kernel (since 6.7), replacing an inner map swaps the pointer in place; the element keeps its
+    // position in the bucket, which the differential test against the kernel observes through get-next-key.
+    private protected override bool UpdatesInPlace => true;
+
+    private protected override void UpdateInPlace(byte* storage, byte* value, bool allCpus) =>
+        FromHandle(Interlocked.Exchange(ref *(nint*)storage, *(nint*)value))?.Release();
+
     private protected override void OnValueRemoved(byte* storage) => FromHandle(*(nint*)storage)?.Release();
 }
 

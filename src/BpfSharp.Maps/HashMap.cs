@@ -182,6 +182,21 @@ public unsafe class HashMap : BpfMap
             Buffer.MemoryCopy(value, storage + CurrentCpu * _valueStride, ValueSize, ValueSize); // other CPUs stay zero
     }
 
+    /// <summary>
+    /// Whether an update of an existing key overwrites the value where it is (the kernel's
+    /// htab_map_update_elem_in_place: per-CPU maps and hash of maps) instead of publishing a new element.
+    /// </summary>
+    private protected virtual bool UpdatesInPlace => _perCpu;
+
+    /// <summary>Overwrites an existing element's value (caller holds the bucket lock).</summary>
+    private protected virtual void UpdateInPlace(byte* storage, byte* value, bool allCpus)
+    {
+        if (allCpus)
+            for (int c = 0; c < _cpus; c++) Buffer.MemoryCopy(value + c * _valueStride, storage + c * _valueStride, ValueSize, ValueSize);
+        else
+            Buffer.MemoryCopy(value, storage + CurrentCpu * _valueStride, ValueSize, ValueSize);
+    }
+
     /// <summary>Called when an element's value leaves the map (deleted, replaced or map freed).</summary>
     private protected virtual void OnValueRemoved(byte* storage) { }
 
@@ -202,13 +217,9 @@ public unsafe class HashMap : BpfMap
                 old = Find(key, hash);
                 if (flags == (ulong)BpfUpdateFlags.NoExist && old != null) return Err(BpfErrno.EEXIST);
                 if (flags == (ulong)BpfUpdateFlags.Exist && old == null) return Err(BpfErrno.ENOENT);
-                if (_perCpu && old != null)
+                if (old != null && UpdatesInPlace)
                 {
-                    // The kernel updates per-CPU values in place.
-                    if (allCpus)
-                        for (int c = 0; c < _cpus; c++) Buffer.MemoryCopy(value + c * _valueStride, ValueOf(old) + c * _valueStride, ValueSize, ValueSize);
-                    else
-                        Buffer.MemoryCopy(value, ValueOf(old) + CurrentCpu * _valueStride, ValueSize, ValueSize);
+                    UpdateInPlace(ValueOf(old), value, allCpus);
                     if (_lru) Touch(old);
                     return 0;
                 }
