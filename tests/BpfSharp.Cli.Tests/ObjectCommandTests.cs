@@ -1,0 +1,86 @@
+using System.Text.Json;
+using BpfSharp.Testing;
+using Xunit;
+
+namespace BpfSharp.Cli.Tests;
+
+public class ObjectCommandTests
+{
+    public static IEnumerable<object[]> BenchPrograms()
+    {
+        string? manifest = TestPaths.Shared("bench/manifest.json");
+        if (manifest is null) yield break;
+        using var doc = JsonDocument.Parse(File.ReadAllText(manifest));
+        foreach (var p in doc.RootElement.GetProperty("programs").EnumerateArray())
+        {
+            // array_scan needs its table filled by the host first; the runtime tests cover it through the API.
+            if (p.GetProperty("name").GetString() == "array_scan") continue;
+            yield return [p.GetProperty("object").GetString()!, p.GetProperty("prog").GetString()!, p.GetProperty("input").GetString()!,
+                p.GetProperty("expected_retval").GetUInt64()];
+        }
+    }
+
+    [SharedDataTheory("bench/manifest.json")]
+    [MemberData(nameof(BenchPrograms))]
+    public void Run_object_json_gives_the_manifest_retval(string obj, string prog, string input, ulong expected)
+    {
+        string dir = TestPaths.Shared("bench")!;
+        // --repeat 2: the manifest's expected_retval is the value of every run after the first (flow_counter fills its map).
+        var (exit, stdout, stderr) = CliRunner.Run(null, "run", Path.Combine(dir, obj), "--program", prog,
+            "--data", Path.Combine(dir, input), "--repeat", "2", "--json");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(expected, doc.RootElement.GetProperty("retval").GetUInt64());
+        Assert.True(doc.RootElement.GetProperty("ns_per_run").GetDouble() > 0);
+    }
+
+    private static string Example(params string[] parts) => Path.Combine([TestPaths.RepoRoot, "examples", "xdp-stats", .. parts]);
+
+    [Fact]
+    public void Readme_example_object_classifies_its_packets()
+    {
+        var packets = Directory.GetFiles(Example("packets"), "*.bin").Order(StringComparer.Ordinal).ToArray();
+        var (exit, stdout, stderr) = CliRunner.Run(null, ["run", Example("xdp_stats.o"), "--data", .. packets, "--json"]);
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var retvals = doc.RootElement.EnumerateArray().Select(e => e.GetProperty("retval").GetUInt32()).ToArray();
+        // xdp_stats.c drops only UDP to port 9 (the third packet); everything else passes (XDP_DROP = 1, XDP_PASS = 2).
+        Assert.Equal([2u, 2u, 1u, 2u, 2u, 2u], retvals);
+    }
+
+    [Fact]
+    public void Map_dump_shows_counters_after_runs()
+    {
+        var packets = Directory.GetFiles(Example("packets"), "*.bin").Order(StringComparer.Ordinal).ToArray();
+        var (exit, stdout, stderr) = CliRunner.Run(null, ["map", "dump", Example("xdp_stats.o"), "--map", "class_stats", "--data", .. packets]);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("class_stats", stdout);
+        Assert.Contains("{ packets=1, bytes=54 }", stdout); // the 54-byte TCP SYN, class 0
+    }
+
+    [Fact]
+    public void Unknown_program_names_the_available_ones()
+    {
+        var (exit, _, stderr) = CliRunner.Run(null, "run", Example("xdp_stats.o"), "--program", "nope", "--data", Example("packets", "01-tcp-syn.bin"));
+        Assert.Equal(1, exit);
+        Assert.Contains("no program named 'nope' (programs: xdp_stats)", stderr);
+    }
+
+    [Fact]
+    public void Truncated_object_is_a_one_line_error()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"bpfsharp-trunc-{Guid.NewGuid():N}.o");
+        File.WriteAllBytes(path, File.ReadAllBytes(Example("xdp_stats.o"))[..200]);
+        try
+        {
+            var (exit, _, stderr) = CliRunner.Run(null, "run", path, "--data", Example("packets", "01-tcp-syn.bin"));
+            Assert.Equal(1, exit);
+            Assert.StartsWith("error: ", stderr);
+            Assert.DoesNotContain("   at ", stderr); // no stack trace
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
