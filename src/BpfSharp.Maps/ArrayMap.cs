@@ -33,6 +33,9 @@ public sealed unsafe class ArrayMap : BpfMap
     /// <summary>Start of the value area (slot i at i * round_up(value_size, 8); per-CPU: (i * cpus + cpu) * stride).</summary>
     public byte* Data => _data;
 
+    /// <summary>Bytes between consecutive value slots (value size rounded up to 8), for engines that inline lookups.</summary>
+    public int ValueStride => (int)_stride;
+
     private int CurrentCpu
     {
         get

@@ -52,12 +52,17 @@ public static class BpfEpoch
     public static bool IsInScope => t_record is { Depth: > 0 };
 
     /// <summary>The tag for an element retired now.</summary>
-    internal static long Current => Interlocked.Read(ref s_global);
+    internal static long Current => Volatile.Read(ref s_global); // 64-bit reads are atomic on the 64-bit runtimes we target
 
-    /// <summary>Advances the epoch and returns the oldest epoch any thread is still inside; tags below it are free.</summary>
-    internal static long AdvanceAndGetMinimumActive()
+    /// <summary>
+    /// Starts a new epoch, so that scopes entered from now on do not hold back elements retired before.
+    /// Called only when a reclaim found elements still blocked, which keeps the shared counter cold.
+    /// </summary>
+    internal static void Advance() => Interlocked.Increment(ref s_global);
+
+    /// <summary>The oldest epoch any thread is still inside (long.MaxValue when none); tags below it are free.</summary>
+    internal static long MinimumActive()
     {
-        Interlocked.Increment(ref s_global);
         long min = Idle;
         foreach (var r in Volatile.Read(ref s_records))
         {

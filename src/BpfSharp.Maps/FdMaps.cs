@@ -161,7 +161,7 @@ public sealed unsafe class HashOfMapsMap : HashMap
     /// <inheritdoc />
     protected override BpfErrno HostUpdate(byte* key, byte* value, ulong flags)
     {
-        if ((flags & ~(ulong)BpfUpdateFlags.Lock) > (ulong)BpfUpdateFlags.Exist) return BpfErrno.EINVAL;
+        // The kernel resolves the inner map before looking at the flags (bpf_fd_htab_map_update_elem).
         var inner = FromId(*(uint*)value);
         if (inner is null) return BpfErrno.EBADF;
         if (!Spec.InnerMap!.IsCompatibleInner(inner.Spec)) return BpfErrno.EINVAL;
@@ -176,6 +176,13 @@ public sealed unsafe class HashOfMapsMap : HashMap
     protected override BpfErrno HostLookupAndDelete(byte* key, byte* value) => BpfErrno.ENOTSUPP;
 
     private protected override void WriteNewValue(byte* storage, byte* value, bool allCpus) => *(nint*)storage = *(nint*)value;
+
+    // Like the kernel (since 6.7), replacing an inner map swaps the pointer in place; the element keeps its
+    // position in the bucket, which the differential test against the kernel observes through get-next-key.
+    private protected override bool UpdatesInPlace => true;
+
+    private protected override void UpdateInPlace(byte* storage, byte* value, bool allCpus) =>
+        FromHandle(Interlocked.Exchange(ref *(nint*)storage, *(nint*)value))?.Release();
 
     private protected override void OnValueRemoved(byte* storage) => FromHandle(*(nint*)storage)?.Release();
 }

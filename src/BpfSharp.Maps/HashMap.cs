@@ -36,7 +36,18 @@ public unsafe class HashMap : BpfMap
 
     private readonly nint* _buckets;
     private readonly uint _bucketMask;
-    private readonly object[] _locks;
+    // A bucket stripe: its lock guards its buckets and a small cache of free and retired elements, so updates
+    // recycle elements without touching the shared pool's lock.
+    private sealed class Stripe
+    {
+        public const int CacheSize = 32;
+        public readonly Lock Gate = new();
+        public readonly nint[] Free = new nint[CacheSize];
+        public int FreeCount;
+        public Queue<(nint Element, long Epoch)>? Limbo;
+    }
+
+    private readonly Stripe[] _locks;
     private readonly uint _lockMask;
     private readonly ElementPool _pool;
     private readonly uint _seed;
@@ -77,8 +88,8 @@ public unsafe class HashMap : BpfMap
         _buckets = (nint*)NativeMemoryTracker.AllocZeroed((nuint)buckets * (nuint)sizeof(nint));
         uint lockCount = Math.Min(buckets, 1024u);
         _lockMask = lockCount - 1;
-        _locks = new object[lockCount];
-        for (int i = 0; i < _locks.Length; i++) _locks[i] = new object();
+        _locks = new Stripe[lockCount];
+        for (int i = 0; i < _locks.Length; i++) _locks[i] = new Stripe();
         _pool = new ElementPool((nuint)(HeaderSize + _keyStride + _storedValueSize), Spec.MaxEntries);
     }
 
@@ -99,7 +110,54 @@ public unsafe class HashMap : BpfMap
     public int BucketCount => (int)(_bucketMask + 1);
 
     /// <summary>Elements waiting in limbo for running programs to finish (see <see cref="BpfEpoch"/>).</summary>
-    public int RetiredElementCount => _pool.LimboCount;
+    public int RetiredElementCount
+    {
+        get
+        {
+            int n = _pool.LimboCount;
+            foreach (var s in _locks) lock (s.Gate) n += s.Limbo?.Count ?? 0;
+            return n;
+        }
+    }
+
+    // Caller holds s.Gate.
+    private Elem* AllocateIn(Stripe s)
+    {
+        if (s.FreeCount == 0) ReclaimIn(s);
+        if (s.FreeCount == 0) s.FreeCount = _pool.TakeBatch(s.Free.AsSpan(0, Stripe.CacheSize / 2));
+        var e = (Elem*)s.Free[--s.FreeCount];
+        NativeMemory.Clear(e, _pool.ElementSize);
+        return e;
+    }
+
+    // Caller holds s.Gate; 'e' is unlinked and its value already released. A stripe that mostly deletes
+    // hands its reclaimed elements back to the shared pool, so memory stays bounded by the live elements
+    // plus what running programs may still see.
+    private void RetireIn(Stripe s, Elem* e)
+    {
+        var limbo = s.Limbo ??= new();
+        limbo.Enqueue(((nint)e, BpfEpoch.Current));
+        if (limbo.Count > 4 * Stripe.CacheSize) ReclaimIn(s);
+    }
+
+    // Caller holds s.Gate: moves retired elements no program scope can still see into the stripe's cache,
+    // overflow back to the shared pool.
+    private void ReclaimIn(Stripe s)
+    {
+        var limbo = s.Limbo;
+        if (limbo is null || limbo.Count == 0) return;
+        long minActive = BpfEpoch.MinimumActive();
+        while (limbo.Count > 0 && limbo.Peek().Epoch < minActive)
+        {
+            if (s.FreeCount == Stripe.CacheSize)
+            {
+                _pool.ReturnBatch(s.Free.AsSpan(Stripe.CacheSize / 2));
+                s.FreeCount = Stripe.CacheSize / 2;
+            }
+            s.Free[s.FreeCount++] = limbo.Dequeue().Element;
+        }
+        if (limbo.Count > 0) BpfEpoch.Advance();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint HashKey(byte* key) => _keySize switch
@@ -182,6 +240,21 @@ public unsafe class HashMap : BpfMap
             Buffer.MemoryCopy(value, storage + CurrentCpu * _valueStride, ValueSize, ValueSize); // other CPUs stay zero
     }
 
+    /// <summary>
+    /// Whether an update of an existing key overwrites the value where it is (the kernel's
+    /// htab_map_update_elem_in_place: per-CPU maps and hash of maps) instead of publishing a new element.
+    /// </summary>
+    private protected virtual bool UpdatesInPlace => _perCpu;
+
+    /// <summary>Overwrites an existing element's value (caller holds the bucket lock).</summary>
+    private protected virtual void UpdateInPlace(byte* storage, byte* value, bool allCpus)
+    {
+        if (allCpus)
+            for (int c = 0; c < _cpus; c++) Buffer.MemoryCopy(value + c * _valueStride, storage + c * _valueStride, ValueSize, ValueSize);
+        else
+            Buffer.MemoryCopy(value, storage + CurrentCpu * _valueStride, ValueSize, ValueSize);
+    }
+
     /// <summary>Called when an element's value leaves the map (deleted, replaced or map freed).</summary>
     private protected virtual void OnValueRemoved(byte* storage) { }
 
@@ -191,24 +264,20 @@ public unsafe class HashMap : BpfMap
         if ((flags & (ulong)BpfUpdateFlags.Lock) != 0) return Err(BpfErrno.EINVAL); // no bpf_spin_lock in values
         uint hash = HashKey(key);
         ref nint bucket = ref _buckets[hash & _bucketMask];
-        object gate = _locks[hash & _lockMask];
+        Stripe stripe = _locks[hash & _lockMask];
         for (int attempt = 0; ; attempt++)
         {
             if (_lru && Volatile.Read(ref _count) >= _max) EvictOne();
             Elem* old;
             Elem* e;
-            lock (gate)
+            lock (stripe.Gate)
             {
                 old = Find(key, hash);
                 if (flags == (ulong)BpfUpdateFlags.NoExist && old != null) return Err(BpfErrno.EEXIST);
                 if (flags == (ulong)BpfUpdateFlags.Exist && old == null) return Err(BpfErrno.ENOENT);
-                if (_perCpu && old != null)
+                if (old != null && UpdatesInPlace)
                 {
-                    // The kernel updates per-CPU values in place.
-                    if (allCpus)
-                        for (int c = 0; c < _cpus; c++) Buffer.MemoryCopy(value + c * _valueStride, ValueOf(old) + c * _valueStride, ValueSize, ValueSize);
-                    else
-                        Buffer.MemoryCopy(value, ValueOf(old) + CurrentCpu * _valueStride, ValueSize, ValueSize);
+                    UpdateInPlace(ValueOf(old), value, allCpus);
                     if (_lru) Touch(old);
                     return 0;
                 }
@@ -219,7 +288,7 @@ public unsafe class HashMap : BpfMap
                     if (attempt > 64) return Err(BpfErrno.ENOMEM);
                     goto Retry; // evict outside the bucket lock, then try again
                 }
-                try { e = (Elem*)_pool.Allocate(); }
+                try { e = AllocateIn(stripe); }
                 catch (BpfMapException) { if (old == null) Interlocked.Decrement(ref _count); return Err(BpfErrno.ENOMEM); }
                 e->Hash = hash;
                 Buffer.MemoryCopy(key, KeyOf(e), _keySize, _keySize);
@@ -235,11 +304,11 @@ public unsafe class HashMap : BpfMap
                         LruAppend(e);
                     }
                 }
-            }
-            if (old != null)
-            {
-                OnValueRemoved(ValueOf(old));
-                _pool.Retire((byte*)old);
+                if (old != null)
+                {
+                    OnValueRemoved(ValueOf(old));
+                    RetireIn(stripe, old);
+                }
             }
             return 0;
         Retry:;
@@ -266,17 +335,17 @@ public unsafe class HashMap : BpfMap
     {
         uint hash = HashKey(key);
         ref nint bucket = ref _buckets[hash & _bucketMask];
-        Elem* e;
-        lock (_locks[hash & _lockMask])
+        var stripe = _locks[hash & _lockMask];
+        lock (stripe.Gate)
         {
-            e = Find(key, hash);
+            var e = Find(key, hash);
             if (e == null) return Err(BpfErrno.ENOENT);
             Unlink(ref bucket, e);
             Interlocked.Decrement(ref _count);
             if (_lru) lock (_lruLock) LruRemove(e);
+            OnValueRemoved(ValueOf(e));
+            RetireIn(stripe, e);
         }
-        OnValueRemoved(ValueOf(e));
-        _pool.Retire((byte*)e);
         return 0;
     }
 
@@ -349,18 +418,18 @@ public unsafe class HashMap : BpfMap
     {
         uint hash = HashKey(key);
         ref nint bucket = ref _buckets[hash & _bucketMask];
-        Elem* e;
-        lock (_locks[hash & _lockMask])
+        var stripe = _locks[hash & _lockMask];
+        lock (stripe.Gate)
         {
-            e = Find(key, hash);
+            var e = Find(key, hash);
             if (e == null) return BpfErrno.ENOENT;
             CopyOut(e, value);
             Unlink(ref bucket, e);
             Interlocked.Decrement(ref _count);
             if (_lru) lock (_lruLock) LruRemove(e);
+            OnValueRemoved(ValueOf(e));
+            RetireIn(stripe, e);
         }
-        OnValueRemoved(ValueOf(e));
-        _pool.Retire((byte*)e);
         return BpfErrno.None;
     }
 
@@ -416,16 +485,15 @@ public unsafe class HashMap : BpfMap
             LruRemove(victim);
         }
         uint hash = victim->Hash;
-        bool removed;
-        lock (_locks[hash & _lockMask])
+        var stripe = _locks[hash & _lockMask];
+        lock (stripe.Gate)
         {
-            removed = Unlink(ref _buckets[hash & _bucketMask], victim);
-            if (removed) Interlocked.Decrement(ref _count);
-        }
-        if (removed)
-        {
-            OnValueRemoved(ValueOf(victim));
-            _pool.Retire((byte*)victim);
+            if (Unlink(ref _buckets[hash & _bucketMask], victim))
+            {
+                Interlocked.Decrement(ref _count);
+                OnValueRemoved(ValueOf(victim));
+                RetireIn(stripe, victim);
+            }
         }
     }
 

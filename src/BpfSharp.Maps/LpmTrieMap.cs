@@ -93,7 +93,19 @@ public sealed unsafe class LpmTrieMap : BpfMap
         uint keyLen = *(uint*)key;
         if (keyLen > _maxPrefixLen) return Err(BpfErrno.EINVAL);
         byte* data = key + 4;
-        Node? replaced = null;
+        // Allocate before taking the lock, as the kernel does; an unused node goes straight back.
+        Node fresh;
+        try { fresh = NewNode(keyLen, data, value); }
+        catch (BpfMapException) { return Err(BpfErrno.ENOMEM); }
+        long rc = Insert(fresh, keyLen, data, flags, out var replaced);
+        if (rc != 0) _values.FreeUnpublished(fresh.Value);
+        else if (replaced is not null) _values.Retire(replaced.Value);
+        return rc;
+    }
+
+    private long Insert(Node fresh, uint keyLen, byte* data, ulong flags, out Node? replaced)
+    {
+        replaced = null;
         lock (_lock)
         {
             ref Node? slot = ref _root;
@@ -109,7 +121,7 @@ public sealed unsafe class LpmTrieMap : BpfMap
             {
                 var e = CheckAdd(flags);
                 if (e != 0) return e;
-                Volatile.Write(ref slot, NewNode(keyLen, data, value));
+                Volatile.Write(ref slot, fresh);
                 return 0;
             }
             if (node.PrefixLen == matched)
@@ -124,7 +136,6 @@ public sealed unsafe class LpmTrieMap : BpfMap
                     var e = CheckAdd(flags);
                     if (e != 0) return e;
                 }
-                var fresh = NewNode(keyLen, data, value);
                 fresh.Child0 = node.Child0;
                 fresh.Child1 = node.Child1;
                 Volatile.Write(ref slot, fresh);
@@ -134,7 +145,6 @@ public sealed unsafe class LpmTrieMap : BpfMap
             {
                 var e = CheckAdd(flags);
                 if (e != 0) return e;
-                var fresh = NewNode(keyLen, data, value);
                 if (matched == keyLen)
                 {
                     // The new prefix covers the existing node: it becomes the parent.
@@ -151,7 +161,6 @@ public sealed unsafe class LpmTrieMap : BpfMap
                 }
             }
         }
-        if (replaced is not null) _values.Retire(replaced.Value);
         return 0;
     }
 

@@ -93,6 +93,26 @@ internal sealed unsafe class ElementPool : IDisposable
         return e;
     }
 
+    /// <summary>Moves up to <paramref name="dest"/>.Length free elements (not zeroed) into <paramref name="dest"/>; returns how many.</summary>
+    public int TakeBatch(Span<nint> dest)
+    {
+        lock (_lock)
+        {
+            if (_freeCount < dest.Length) Reclaim();
+            if (_freeCount == 0) Grow();
+            int n = Math.Min(dest.Length, _freeCount);
+            for (int i = 0; i < n; i++) dest[i] = _free[--_freeCount];
+            return n;
+        }
+    }
+
+    /// <summary>Gives reusable elements back to the shared free list.</summary>
+    public void ReturnBatch(ReadOnlySpan<nint> elements)
+    {
+        lock (_lock)
+            foreach (var e in elements) PushFree(e);
+    }
+
     /// <summary>Returns an element that no reader has seen (never published) for immediate reuse.</summary>
     public void FreeUnpublished(byte* e)
     {
@@ -109,9 +129,10 @@ internal sealed unsafe class ElementPool : IDisposable
     private void Reclaim()
     {
         if (_limbo.Count == 0) return;
-        long minActive = BpfEpoch.AdvanceAndGetMinimumActive();
+        long minActive = BpfEpoch.MinimumActive();
         while (_limbo.Count > 0 && _limbo.Peek().Epoch < minActive)
             PushFree(_limbo.Dequeue().Element);
+        if (_limbo.Count > 0) BpfEpoch.Advance(); // let the blocked ones become free once current scopes end
     }
 
     private void Grow()

@@ -117,6 +117,19 @@ internal sealed unsafe class KernelMap : IDisposable
 
     public int LookupAndDelete(ReadOnlySpan<byte> key, Span<byte> value) => ElemOp(BPF_MAP_LOOKUP_AND_DELETE_ELEM, key, value, 0);
 
+    /// <summary>The kernel's id of this map (BPF_OBJ_GET_INFO_BY_FD), or -errno.</summary>
+    public int KernelId()
+    {
+        byte* info = stackalloc byte[128];
+        new Span<byte>(info, 128).Clear();
+        byte* attr = stackalloc byte[16];
+        *(uint*)attr = (uint)Fd;
+        *(uint*)(attr + 4) = 128;
+        *(ulong*)(attr + 8) = (ulong)info;
+        int rc = Call(15, attr, 16); // BPF_OBJ_GET_INFO_BY_FD
+        return rc < 0 ? rc : (int)((uint*)info)[1]; // struct bpf_map_info: type, id, ...
+    }
+
     public int Freeze()
     {
         byte* attr = stackalloc byte[8];

@@ -60,4 +60,23 @@ public class LeakTests
         Assert.Equal(bytes, NativeMemoryTracker.LiveBytes);
         Assert.Equal(blocks, NativeMemoryTracker.LiveBlocks);
     }
+
+    [Fact]
+    public void Hash_churn_reaches_a_steady_memory_footprint()
+    {
+        using var map = BpfMap.Create(new MapSpec("churn", BpfMapType.Hash, 4, 8, 100));
+        var rng = new Random(3);
+        void Churn(int ops)
+        {
+            for (int i = 0; i < ops; i++)
+            {
+                uint k = (uint)rng.Next(150);
+                if (rng.Next(2) == 0) map.UpdateElem(U32(k), U64(k)); else map.DeleteElem(U32(k));
+            }
+        }
+        Churn(50_000);
+        long warm = NativeMemoryTracker.LiveBytes;
+        Churn(300_000);
+        Assert.Equal(warm, NativeMemoryTracker.LiveBytes);
+    }
 }
