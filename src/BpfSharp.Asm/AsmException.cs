@@ -5,7 +5,7 @@ public sealed class AsmException : FormatException
 {
     /// <summary>Creates the exception for a position in the source text.</summary>
     public AsmException(string message, int line, int column)
-        : base($"line {line}, column {column}: {message}")
+        : base(line > 0 ? $"line {line}, column {column}: {message}" : message)
     {
         Reason = message;
         Line = line;

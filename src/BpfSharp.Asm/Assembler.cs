@@ -9,7 +9,7 @@ public static class Assembler
     public static BpfProgram Assemble(string text, AsmSyntax syntax, string name = "prog") => syntax switch
     {
         AsmSyntax.Conformance => ConformanceAssembler.Assemble(text, name),
-        _ => throw new AsmException("the LLVM syntax assembler is not available in this build", 0, 0),
+        _ => LlvmAssembler.Assemble(text, name),
     };
 
     /// <summary>
@@ -32,6 +32,6 @@ public static class Disassembler
     public static string Disassemble(BpfProgram program, AsmSyntax syntax) => syntax switch
     {
         AsmSyntax.Conformance => ConformanceDisassembler.Disassemble(program),
-        _ => throw new AsmException("the LLVM syntax disassembler is not available in this build", 0, 0),
+        _ => LlvmDisassembler.Disassemble(program),
     };
 }

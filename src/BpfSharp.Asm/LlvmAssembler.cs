@@ -15,7 +15,7 @@ namespace BpfSharp.Asm;
 /// </summary>
 public static class LlvmAssembler
 {
-    /// <summary>Assembles <paramref name="text"/> into a validated program; throws <see cref="LlvmAsmException"/> naming line and column.</summary>
+    /// <summary>Assembles <paramref name="text"/> into a validated program; throws <see cref="AsmException"/> naming line and column.</summary>
     public static BpfProgram Assemble(string text, string name = "prog")
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -63,7 +63,7 @@ internal sealed class LlvmParser
     private LlvmToken Peek(int ahead = 0) => _tokens[Math.Min(_pos + ahead, _tokens.Count - 1)];
     private LlvmToken Next() => _tokens[Math.Min(_pos++, _tokens.Count - 1)];
 
-    private LlvmAsmException Error(string message, LlvmToken at) => new(message, _line, at.Column);
+    private AsmException Error(string message, LlvmToken at) => new(message, _line, at.Column);
 
     public void ParseLine(string text, int line)
     {
@@ -127,7 +127,7 @@ internal sealed class LlvmParser
         }
         if (IgnoredDirectives.Contains(name) || name.StartsWith(".cfi_", StringComparison.Ordinal)) return true;
         if (!_inCode && DataDirectives.Contains(name)) return true;
-        throw new LlvmAsmException(_inCode && DataDirectives.Contains(name)
+        throw new AsmException(_inCode && DataDirectives.Contains(name)
             ? $"data directive '{name}' in a code section" : $"unsupported directive '{name}'", _line, column);
     }
 
@@ -793,7 +793,7 @@ internal sealed class LlvmParser
 
     public BpfProgram Finish(string name)
     {
-        if (_pending.Count == 0) throw new LlvmAsmException("no instructions", 0, 0);
+        if (_pending.Count == 0) throw new AsmException("no instructions", 0, 0);
         var instructions = new Instruction[_pending.Count];
         var lineOfSlot = new int[_slot];
         int pc = 0;
@@ -814,14 +814,14 @@ internal sealed class LlvmParser
                     continue;
                 }
                 if (!_labels.TryGetValue(p.Label, out target))
-                    throw new LlvmAsmException(_dataSymbols.Contains(p.Label)
+                    throw new AsmException(_dataSymbols.Contains(p.Label)
                         ? $"'{p.Label}' is a data symbol: its address needs a relocation (load the object file instead)"
                         : $"undefined label '{p.Label}'", p.Line, p.Column);
                 long delta = (long)target - (pc + 1);
                 if (p.Field == TargetField.Offset)
                 {
                     if (delta is < short.MinValue or > short.MaxValue)
-                        throw new LlvmAsmException($"jump to '{p.Label}' is {delta} instructions away, beyond goto's 16-bit offset (use gotol)", p.Line, p.Column);
+                        throw new AsmException($"jump to '{p.Label}' is {delta} instructions away, beyond goto's 16-bit offset (use gotol)", p.Line, p.Column);
                     ins = ins with { Offset = (short)delta };
                 }
                 else ins = ins with { Imm = ins.Width == 2 ? (uint)(int)delta : delta };   // lddw: distance in the low half
@@ -838,7 +838,7 @@ internal sealed class LlvmParser
         {
             int index = e.InstructionIndex;
             int line = index >= 0 && index < lineOfSlot.Length ? lineOfSlot[index] : 0;
-            throw new LlvmAsmException(e.Error.Message, line, line > 0 ? 1 : 0);
+            throw new AsmException(e.Error.Message, line, line > 0 ? 1 : 0);
         }
     }
 }

@@ -51,9 +51,9 @@ internal static class LlvmLexer
                     i += 2;
                     int digits = i;
                     while (i < line.Length && char.IsAsciiHexDigit(line[i])) i++;
-                    if (i == digits) throw new LlvmAsmException("hex number has no digits", lineNumber, column);
+                    if (i == digits) throw new AsmException("hex number has no digits", lineNumber, column);
                     if (!ulong.TryParse(line.AsSpan(digits, i - digits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value))
-                        throw new LlvmAsmException($"number '{line[start..i]}' does not fit in 64 bits", lineNumber, column);
+                        throw new AsmException($"number '{line[start..i]}' does not fit in 64 bits", lineNumber, column);
                 }
                 else if (IsBareHex(line, i, out int end))
                 {
@@ -65,10 +65,10 @@ internal static class LlvmLexer
                 {
                     while (i < line.Length && char.IsAsciiDigit(line[i])) i++;
                     if (!ulong.TryParse(line.AsSpan(start, i - start), NumberStyles.None, CultureInfo.InvariantCulture, out value))
-                        throw new LlvmAsmException($"number '{line[start..i]}' does not fit in 64 bits", lineNumber, column);
+                        throw new AsmException($"number '{line[start..i]}' does not fit in 64 bits", lineNumber, column);
                 }
                 if (i < line.Length && IsNameChar(line[i]))
-                    throw new LlvmAsmException($"malformed number '{line[start..(i + 1)]}'", lineNumber, column);
+                    throw new AsmException($"malformed number '{line[start..(i + 1)]}'", lineNumber, column);
                 tokens.Add(new LlvmToken(LlvmTokenKind.Number, line[start..i], value, column));
                 continue;
             }
@@ -92,7 +92,7 @@ internal static class LlvmLexer
             }
             string? punct = MatchPunct(line, i);
             if (punct is null || punct[0] == 's')
-                throw new LlvmAsmException($"unexpected character '{c}'", lineNumber, column);
+                throw new AsmException($"unexpected character '{c}'", lineNumber, column);
             tokens.Add(new LlvmToken(LlvmTokenKind.Punct, punct, 0, column));
             i += punct.Length;
         }

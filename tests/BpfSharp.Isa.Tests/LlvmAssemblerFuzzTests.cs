@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace BpfSharp.Isa.Tests;
 
-/// <summary>Bad text: mutated disassembly is assembled or rejected with an <see cref="LlvmAsmException"/> with a position, never anything else.</summary>
+/// <summary>Bad text: mutated disassembly is assembled or rejected with an <see cref="AsmException"/> with a position, never anything else.</summary>
 public sealed class LlvmAssemblerFuzzTests(ITestOutputHelper output)
 {
     private const string Alphabet = " \t\n+-*/%=<>!&|^()[],:;#0123456789abcdefxlrwsuk_.@$\"'~?";
@@ -37,7 +37,7 @@ public sealed class LlvmAssemblerFuzzTests(ITestOutputHelper output)
                 LlvmAssembler.Assemble(source);
                 assembled++;
             }
-            catch (LlvmAsmException e)
+            catch (AsmException e)
             {
                 rejected++;
                 int lines = source.Split('\n').Length;

@@ -154,7 +154,7 @@ public sealed class LlvmAssemblerTests
     [MemberData(nameof(Errors))]
     public void Reports_errors_with_line_and_column(string source, int line, int column, string message)
     {
-        var e = Assert.Throws<LlvmAsmException>(() => LlvmAssembler.Assemble(source));
+        var e = Assert.Throws<AsmException>(() => LlvmAssembler.Assemble(source));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.Equal(line, e.Line);
         Assert.Equal(column, e.Column);

@@ -37,7 +37,7 @@ public sealed class LlvmRoundTripTests(ITestOutputHelper output)
             {
                 back = LlvmAssembler.Assemble(text);
             }
-            catch (LlvmAsmException e)
+            catch (AsmException e)
             {
                 var lines = text.Split('\n');
                 throw new Xunit.Sdk.XunitException($"{e.Message}\n  source line: {(e.Line > 0 ? lines[e.Line - 1] : "?")}");
