@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Text;
+using BpfSharp.Classic.Filter;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace BpfSharp.Classic.Tests;
+
+/// <summary>Outcome of comparing one corpus expression with tcpdump.</summary>
+public sealed record CorpusOutcome(
+    CorpusEntry Entry, bool TcpdumpValid, bool OursValid, bool SemanticsAgree, bool UnoptimizedListingIdentical,
+    bool OptimizedListingIdentical, bool ErrorMessageIdentical, string Detail);
+
+public static class Differential
+{
+    private static readonly ConcurrentDictionary<LinkType, List<TestPacket>> Packets = new();
+
+    public static List<TestPacket> PacketsFor(LinkType link) => Packets.GetOrAdd(link, PacketFactory.For);
+
+    public static CorpusOutcome Evaluate(CorpusEntry e)
+    {
+        var tdOpt = Tcpdump.Compile(e.Expression, e.Link, optimize: true);
+        var tdRaw = Tcpdump.Compile(e.Expression, e.Link, optimize: false);
+        CbpfInstruction[]? ourOpt = null, ourRaw = null;
+        string? ourError = null;
+        try
+        {
+            ourRaw = FilterCompiler.Compile(e.Expression, e.Link, optimize: false);
+            ourOpt = FilterCompiler.Compile(e.Expression, e.Link, optimize: true);
+        }
+        catch (FilterCompileException ex)
+        {
+            ourError = ex.Message;
+        }
+        if (tdOpt.Program is null)
+        {
+            bool weRejected = ourError is not null;
+            return new CorpusOutcome(e, false, !weRejected, weRejected, false, false, ourError == tdOpt.Error,
+                weRejected ? $"both reject: tcpdump '{tdOpt.Error}', ours '{ourError}'"
+                           : $"tcpdump rejects ('{tdOpt.Error}') but we compiled it");
+        }
+        if (ourError is not null || ourOpt is null || ourRaw is null)
+            return new CorpusOutcome(e, true, false, false, false, false, false, $"we reject ('{ourError}') but tcpdump compiles it");
+        var sb = new StringBuilder();
+        int disagreements = 0;
+        foreach (var p in PacketsFor(e.Link))
+        {
+            uint wantOpt = CbpfInterpreter.Run(tdOpt.Program, p.Data, p.WireLength);
+            uint gotOpt = CbpfInterpreter.Run(ourOpt, p.Data, p.WireLength);
+            uint wantRaw = tdRaw.Program is null ? wantOpt : CbpfInterpreter.Run(tdRaw.Program, p.Data, p.WireLength);
+            uint gotRaw = CbpfInterpreter.Run(ourRaw, p.Data, p.WireLength);
+            if (wantOpt != gotOpt || wantRaw != gotRaw || wantOpt != wantRaw && false)
+            {
+                if (disagreements++ < 5)
+                    sb.Append($"[{p.Name}: tcpdump {wantOpt}/{wantRaw} ours {gotOpt}/{gotRaw}] ");
+            }
+        }
+        bool rawSame = tdRaw.Program is not null && tdRaw.Program.AsSpan().SequenceEqual(ourRaw);
+        bool optSame = tdOpt.Program.AsSpan().SequenceEqual(ourOpt);
+        if (disagreements > 0)
+            sb.Insert(0, $"{disagreements} packets disagree: ");
+        return new CorpusOutcome(e, true, true, disagreements == 0, rawSame, optSame, false, sb.ToString());
+    }
+}
+
+public class TcpdumpDifferentialTests
+{
+    private readonly ITestOutputHelper _out;
+
+    public TcpdumpDifferentialTests(ITestOutputHelper output) => _out = output;
+
+    public static IEnumerable<object[]> Cases() => FilterCorpus.Cases();
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Expression_means_what_tcpdump_means(string link, string expression)
+    {
+        if (Tcpdump.Executable is null)
+        {
+            _out.WriteLine(Tcpdump.SkipReason);
+            return;
+        }
+        Assert.True(LinkTypeNames.TryParse(link, out var lt));
+        var entry = FilterCorpus.Entries.First(e => e.Link == lt && e.Expression == expression);
+        var outcome = Differential.Evaluate(entry);
+        _out.WriteLine(outcome.Detail);
+        Assert.True(outcome.SemanticsAgree, outcome.Detail);
+    }
+
+    [Fact]
+    public void Corpus_summary()
+    {
+        if (Tcpdump.Executable is null)
+        {
+            _out.WriteLine(Tcpdump.SkipReason);
+            return;
+        }
+        var outcomes = FilterCorpus.Entries.AsParallel().Select(Differential.Evaluate).ToList();
+        var valid = outcomes.Where(o => o.TcpdumpValid).ToList();
+        var invalid = outcomes.Where(o => !o.TcpdumpValid).ToList();
+        var report = new StringBuilder();
+        report.AppendLine($"corpus entries: {outcomes.Count} ({valid.Count} valid for tcpdump, {invalid.Count} invalid)");
+        report.AppendLine($"packets per link type: EN10MB {Differential.PacketsFor(LinkType.Ethernet).Count}, RAW {Differential.PacketsFor(LinkType.Raw).Count}, LINUX_SLL {Differential.PacketsFor(LinkType.LinuxSll).Count}");
+        report.AppendLine($"semantic agreement (valid): {valid.Count(o => o.SemanticsAgree)}/{valid.Count}");
+        report.AppendLine($"identical unoptimized (-O) listings: {valid.Count(o => o.UnoptimizedListingIdentical)}/{valid.Count}");
+        report.AppendLine($"identical optimized listings: {valid.Count(o => o.OptimizedListingIdentical)}/{valid.Count}");
+        report.AppendLine($"error agreement (invalid rejected by us too): {invalid.Count(o => o.SemanticsAgree)}/{invalid.Count}");
+        report.AppendLine($"identical error messages: {invalid.Count(o => o.ErrorMessageIdentical)}/{invalid.Count}");
+        foreach (var o in outcomes.Where(o => !o.SemanticsAgree))
+            report.AppendLine($"DISAGREE [{LinkTypeNames.Name(o.Entry.Link)}] {o.Entry.Expression}: {o.Detail}");
+        foreach (var o in invalid.Where(o => o.SemanticsAgree && !o.ErrorMessageIdentical))
+            report.AppendLine($"message [{LinkTypeNames.Name(o.Entry.Link)}] {o.Entry.Expression}: {o.Detail}");
+        foreach (var o in valid.Where(o => o.SemanticsAgree && !o.UnoptimizedListingIdentical))
+            report.AppendLine($"listing-O [{LinkTypeNames.Name(o.Entry.Link)}] {o.Entry.Expression}");
+        foreach (var o in valid.Where(o => o.SemanticsAgree && !o.OptimizedListingIdentical))
+            report.AppendLine($"listing-opt [{LinkTypeNames.Name(o.Entry.Link)}] {o.Entry.Expression}");
+        var text = report.ToString();
+        _out.WriteLine(text);
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), "bpfsharp-classic-corpus-report.txt"), text);
+        Assert.True(outcomes.Count >= 300);
+        Assert.All(outcomes, o => Assert.True(o.SemanticsAgree, $"{o.Entry.Expression}: {o.Detail}"));
+    }
+}
