@@ -191,13 +191,15 @@ public static class CbpfOptimizer
         {
             public int A, X;
             public readonly int[] M = new int[Bpf.MemWords];
+            // Every absolute load ending at or before this offset is known to succeed on this path.
+            public uint SafeEnd;
             // Facts learned from branches: value -> known constant, and value -> excluded constants / jump outcomes.
             public Dictionary<int, uint> Eq = new();
             public HashSet<(int Vn, ushort Code, uint K, bool Outcome)> Facts = new();
 
             public State Clone()
             {
-                var s = new State { A = A, X = X, Eq = new Dictionary<int, uint>(Eq), Facts = new HashSet<(int, ushort, uint, bool)>(Facts) };
+                var s = new State { A = A, X = X, SafeEnd = SafeEnd, Eq = new Dictionary<int, uint>(Eq), Facts = new HashSet<(int, ushort, uint, bool)>(Facts) };
                 Array.Copy(M, s.M, M.Length);
                 return s;
             }
@@ -217,6 +219,7 @@ public static class CbpfOptimizer
             {
                 A = a.A == b.A ? a.A : Unknown(),
                 X = a.X == b.X ? a.X : Unknown(),
+                SafeEnd = Math.Min(a.SafeEnd, b.SafeEnd),
             };
             for (int i = 0; i < s.M.Length; i++)
                 s.M[i] = a.M[i] == b.M[i] ? a.M[i] : Unknown();
@@ -265,6 +268,13 @@ public static class CbpfOptimizer
                                     rewritten = CbpfInstruction.Stmt(toX ? (ushort)(Bpf.LDX | Bpf.IMM) : (ushort)(Bpf.LD | Bpf.IMM), mk);
                                 break;
                             default: v = Unknown(); break;
+                        }
+                        if (Bpf.Mode(rewritten.Code) is Bpf.ABS or Bpf.MSH && rewritten.K < Bpf.SkfAdOff)
+                        {
+                            uint width = Bpf.Mode(rewritten.Code) == Bpf.MSH ? 1u : Bpf.Size(rewritten.Code) == Bpf.W ? 4u : Bpf.Size(rewritten.Code) == Bpf.H ? 2u : 1u;
+                            ulong end = (ulong)rewritten.K + width;
+                            if (end > s.SafeEnd && end <= uint.MaxValue)
+                                s.SafeEnd = (uint)end;
                         }
                         ref int reg = ref toX ? ref s.X : ref s.A;
                         if (reg == v || ResolveConst(s, reg) == v)
@@ -325,6 +335,11 @@ public static class CbpfOptimizer
                             // Identities leave A unchanged.
                             if ((kc == 0 && op is Bpf.ADD or Bpf.SUB or Bpf.OR or Bpf.XOR or Bpf.LSH or Bpf.RSH) || (kc == 1 && op is Bpf.MUL or Bpf.DIV))
                                 return null;
+                            if (kc == 0 && op is Bpf.AND or Bpf.MUL)
+                            {
+                                s.A = Const(0);
+                                return CbpfInstruction.Stmt(Bpf.LD | Bpf.IMM, 0);
+                            }
                             int av = ResolveConst(s, s.A);
                             if (IsConst(av, out uint ac) && !((op == Bpf.DIV || op == Bpf.MOD) && kc == 0))
                             {
@@ -398,6 +413,47 @@ public static class CbpfOptimizer
             return s;
         }
 
+        /// <summary>Runs a block whose statements cannot fail on this path (every packet load is within bytes already
+        /// loaded successfully, no division by an unknown X); null if some statement might fail.</summary>
+        private State? RunIfPure(State entry, OBlock b)
+        {
+            var s = entry.Clone();
+            foreach (var insn in b.Stmts)
+            {
+                ushort code = insn.Code;
+                int cls = Bpf.Class(code);
+                if (cls is Bpf.LD or Bpf.LDX)
+                {
+                    int mode = Bpf.Mode(code);
+                    if (mode == Bpf.IND && !IsConst(ResolveConst(s, s.X), out _))
+                        return null;
+                    if (mode is Bpf.ABS or Bpf.MSH or Bpf.IND)
+                    {
+                        uint k = insn.K;
+                        if (mode == Bpf.IND)
+                        {
+                            IsConst(ResolveConst(s, s.X), out uint xk);
+                            if ((ulong)xk + k > uint.MaxValue)
+                                return null;
+                            k += xk;
+                        }
+                        uint width = mode == Bpf.MSH ? 1u : Bpf.Size(code) == Bpf.W ? 4u : Bpf.Size(code) == Bpf.H ? 2u : 1u;
+                        if (k >= Bpf.SkfAdOff || (ulong)k + width > s.SafeEnd)
+                            return null;
+                    }
+                }
+                else if (cls == Bpf.ALU && Bpf.Src(code) == Bpf.X && Bpf.Op(code) is Bpf.DIV or Bpf.MOD)
+                {
+                    if (!IsConst(ResolveConst(s, s.X), out uint xk) || xk == 0)
+                        return null;
+                }
+                Step(s, insn);
+            }
+            return s;
+        }
+
+        private static int ValueOf(State s, int reg) => reg == RegA ? s.A : reg == RegX ? s.X : s.M[reg - RegM];
+
         private State ExitState(State entry, OBlock b)
         {
             var s = entry.Clone();
@@ -435,44 +491,74 @@ public static class CbpfOptimizer
         private bool ThreadJumps(List<OBlock> order, Dictionary<OBlock, State> entry)
         {
             bool changed = false;
-            foreach (var b in order)
+            var liveIn = new Dictionary<OBlock, int>();
+            for (int i = order.Count - 1; i >= 0; i--)
             {
-                if (b.IsRet || !entry.TryGetValue(b, out var s))
-                    continue;
-                var exit = ExitState(s, b);
-                for (int side = 0; side < 2; side++)
+                var b = order[i];
+                if (!b.IsRet && entry.TryGetValue(b, out var s))
                 {
-                    if (b.IsUncond && side == 1)
-                        break;
-                    bool outcome = side == 0;
-                    var st = exit.Clone();
-                    if (!b.IsUncond)
-                        Learn(st, b.Code, b.K, outcome);
-                    var target = outcome ? b.Jt! : b.Jf!;
-                    int guard = 0;
-                    while (!target.IsRet && guard++ < 10_000)
+                    var exit = ExitState(s, b);
+                    for (int side = 0; side < 2; side++)
                     {
-                        var after = RunIfNoOp(st, target);
-                        if (after is null)
+                        if (b.IsUncond && side == 1)
                             break;
-                        bool? d = target.IsUncond ? true : Decide(after, target, out _, out _);
-                        if (d is null)
-                            break;
-                        if (!target.IsUncond)
-                            Learn(after, target.Code, target.K, d.Value);
-                        st = after;
-                        target = d.Value ? target.Jt! : target.Jf!;
-                    }
-                    var old = outcome ? b.Jt : b.Jf;
-                    if (!ReferenceEquals(old, target))
-                    {
-                        if (outcome) b.Jt = target; else b.Jf = target;
-                        if (b.IsUncond) b.Jf = target;
-                        changed = true;
+                        bool outcome = side == 0;
+                        var edge = exit.Clone();
+                        if (!b.IsUncond)
+                            Learn(edge, b.Code, b.K, outcome);
+                        var st = edge;
+                        var target = outcome ? b.Jt! : b.Jf!;
+                        var best = target;
+                        int guard = 0;
+                        while (!target.IsRet && guard++ < 10_000)
+                        {
+                            var after = RunIfPure(st, target);
+                            if (after is null)
+                                break;
+                            bool? d = target.IsUncond ? true : Decide(after, target, out _, out _);
+                            if (d is null)
+                                break;
+                            if (!target.IsUncond)
+                                Learn(after, target.Code, target.K, d.Value);
+                            st = after;
+                            target = d.Value ? target.Jt! : target.Jf!;
+                            // Skipping to here is sound only if every register the target reads holds the value it
+                            // would have had after running the skipped blocks.
+                            int live = liveIn.GetValueOrDefault(target, ~0);
+                            bool same = true;
+                            for (int r = 0; r < RegM + Bpf.MemWords && same; r++)
+                                if ((live & (1 << r)) != 0 && ValueOf(st, r) != ValueOf(edge, r))
+                                    same = false;
+                            if (same)
+                                best = target;
+                        }
+                        var old = outcome ? b.Jt : b.Jf;
+                        if (!ReferenceEquals(old, best))
+                        {
+                            if (outcome) b.Jt = best; else b.Jf = best;
+                            if (b.IsUncond) b.Jf = best;
+                            changed = true;
+                        }
                     }
                 }
+                liveIn[b] = LiveIn(b, liveIn);
             }
             return changed;
+        }
+
+        private static int LiveIn(OBlock b, Dictionary<OBlock, int> liveIn)
+        {
+            int live = JumpUses(b);
+            if (!b.IsRet)
+                live |= liveIn.GetValueOrDefault(b.Jt!, ~0) | liveIn.GetValueOrDefault(b.Jf!, ~0);
+            for (int j = b.Stmts.Count - 1; j >= 0; j--)
+            {
+                var (uses, def) = UseDef(b.Stmts[j]);
+                if (def >= 0)
+                    live &= ~(1 << def);
+                live |= uses;
+            }
+            return live;
         }
 
         private void SimplifyBlocks(List<OBlock> order, Dictionary<OBlock, State> entry)
