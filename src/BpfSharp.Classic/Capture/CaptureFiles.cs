@@ -102,12 +102,13 @@ public abstract class CaptureReader : IDisposable
     /// <summary>Reads exactly <paramref name="dest"/>.Length bytes; returns false only at a clean end (0 bytes).</summary>
     private protected bool ReadExact(Span<byte> dest, string what)
     {
+        long start = _position;
         int got = ReadFully(_stream, dest);
         _position += got;
         if (got == 0 && dest.Length > 0)
             return false;
         if (got < dest.Length)
-            throw new CaptureFormatException(_position, $"file ends inside {what} ({got} of {dest.Length} bytes)");
+            throw new CaptureFormatException(start, $"file ends inside {what} ({got} of {dest.Length} bytes)");
         return true;
     }
 
