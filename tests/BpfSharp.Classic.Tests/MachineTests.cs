@@ -129,7 +129,7 @@ public class ListingTests
     {
         var codes = Enumerable.Range(0, 0x100).Select(c => (ushort)c).Where(CbpfValidator.IsKnownOpcode).ToList();
         var program = codes.Select(c => Bpf.Class(c) == Bpf.JMP && Bpf.Op(c) != Bpf.JA
-            ? new CbpfInstruction(c, 0, 0, Bpf.Src(c) == Bpf.X ? 0u : 5u) : CbpfInstruction.Stmt(c, Bpf.Class(c) is Bpf.ST or Bpf.STX || Bpf.Mode(c) == Bpf.MEM ? 3u : 0u)).ToArray();
+            ? new CbpfInstruction(c, 0, 0, Bpf.Src(c) == Bpf.X ? 0u : 5u) : CbpfInstruction.Stmt(c, Bpf.Class(c) is Bpf.ST or Bpf.STX || (Bpf.Class(c) is Bpf.LD or Bpf.LDX && Bpf.Mode(c) == Bpf.MEM) ? 3u : 0u)).ToArray();
         foreach (var style in new[] { ListingStyle.D, ListingStyle.DD, ListingStyle.DDD })
         {
             var back = CbpfListing.Parse(CbpfListing.Format(program, style));
