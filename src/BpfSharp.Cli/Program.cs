@@ -1,1 +1,9 @@
-return 0;
+using System.CommandLine;
+using BpfSharp.Cli.Commands;
+
+var root = new RootCommand("bpfsharp: eBPF assembler, disassembler, runtime, verifier and loader for .NET");
+root.Subcommands.Add(AsmCommands.Asm());
+root.Subcommands.Add(AsmCommands.Disasm());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ConformancePluginCommand.Create());
+return root.Parse(args).Invoke();
