@@ -187,21 +187,47 @@ public static class CbpfOptimizer
 
         // ------------------------------------------------------------ abstract state
 
+        private readonly record struct Fact(int Vn, ushort Code, uint K, bool Outcome);
+
         private sealed class State
         {
             public int A, X;
             public readonly int[] M = new int[Bpf.MemWords];
             // Every absolute load ending at or before this offset is known to succeed on this path.
             public uint SafeEnd;
-            // Facts learned from branches: value -> known constant, and value -> excluded constants / jump outcomes.
-            public Dictionary<int, uint> Eq = new();
-            public HashSet<(int Vn, ushort Code, uint K, bool Outcome)> Facts = new();
+            // Branch outcomes known on this path (value, jump code, operand, outcome). Small: a linear list is
+            // far cheaper than hashed collections here.
+            public Fact[] Facts = Array.Empty<Fact>();
 
             public State Clone()
             {
-                var s = new State { A = A, X = X, SafeEnd = SafeEnd, Eq = new Dictionary<int, uint>(Eq), Facts = new HashSet<(int, ushort, uint, bool)>(Facts) };
+                var s = new State { A = A, X = X, SafeEnd = SafeEnd, Facts = Facts };
                 Array.Copy(M, s.M, M.Length);
                 return s;
+            }
+
+            public bool TryGetEq(int vn, out uint k)
+            {
+                foreach (var f in Facts)
+                {
+                    if (f.Vn == vn && f.Outcome && f.Code == (Bpf.JMP | Bpf.JEQ))
+                    {
+                        k = f.K;
+                        return true;
+                    }
+                }
+                k = 0;
+                return false;
+            }
+
+            public void Add(Fact f)
+            {
+                if (Array.IndexOf(Facts, f) >= 0)
+                    return;
+                var n = new Fact[Facts.Length + 1];
+                Facts.CopyTo(n, 0);
+                n[^1] = f;
+                Facts = n; // copy-on-write: clones share the array until one of them learns something
             }
         }
 
@@ -223,16 +249,20 @@ public static class CbpfOptimizer
             };
             for (int i = 0; i < s.M.Length; i++)
                 s.M[i] = a.M[i] == b.M[i] ? a.M[i] : Unknown();
-            foreach (var (k, v) in a.Eq)
-                if (b.Eq.TryGetValue(k, out uint w) && w == v)
-                    s.Eq[k] = v;
-            foreach (var f in a.Facts)
-                if (b.Facts.Contains(f))
-                    s.Facts.Add(f);
+            if (ReferenceEquals(a.Facts, b.Facts))
+                s.Facts = a.Facts;
+            else
+            {
+                var common = new List<Fact>();
+                foreach (var f in a.Facts)
+                    if (Array.IndexOf(b.Facts, f) >= 0)
+                        common.Add(f);
+                s.Facts = common.ToArray();
+            }
             return s;
         }
 
-        private int ResolveConst(State s, int vn) => s.Eq.TryGetValue(vn, out uint k) ? Const(k) : vn;
+        private int ResolveConst(State s, int vn) => s.TryGetEq(vn, out uint k) ? Const(k) : vn;
 
         /// <summary>Symbolically executes one statement; returns the rewritten statement or null to delete it.</summary>
         private CbpfInstruction? Step(State s, CbpfInstruction insn)
@@ -396,9 +426,7 @@ public static class CbpfOptimizer
         {
             if (Bpf.Src(code) == Bpf.X)
                 return;
-            s.Facts.Add((s.A, (ushort)(Bpf.JMP | Bpf.Op(code)), k, outcome));
-            if (Bpf.Op(code) == Bpf.JEQ && outcome)
-                s.Eq[s.A] = k;
+            s.Add(new Fact(s.A, (ushort)(Bpf.JMP | Bpf.Op(code)), k, outcome));
         }
 
         /// <summary>Runs a block's statements on a copy of the state; null if any statement would change something.</summary>
@@ -737,6 +765,7 @@ public static class CbpfOptimizer
                 BypassEmpty(order);
                 order = TopoOrder();
                 MergeDuplicates(order);
+                
                 if (!changed && pass > 0)
                     break;
             }

@@ -9,7 +9,7 @@ namespace BpfSharp.Classic.Tests;
 /// <summary>Outcome of comparing one corpus expression with tcpdump.</summary>
 public sealed record CorpusOutcome(
     CorpusEntry Entry, bool TcpdumpValid, bool OursValid, bool SemanticsAgree, bool UnoptimizedListingIdentical,
-    bool OptimizedListingIdentical, bool ErrorMessageIdentical, string Detail);
+    bool OptimizedListingIdentical, bool ErrorMessageIdentical, string Detail, bool TextIdentical = false);
 
 public static class Differential
 {
@@ -59,7 +59,9 @@ public static class Differential
         bool optSame = tdOpt.Program.AsSpan().SequenceEqual(ourOpt);
         if (disagreements > 0)
             sb.Insert(0, $"{disagreements} packets disagree: ");
-        return new CorpusOutcome(e, true, true, disagreements == 0, rawSame, optSame, false, sb.ToString());
+        // The -d text must then be byte-identical too (checks our listing printer against tcpdump's).
+        bool textSame = optSame && tdOpt.Listing == CbpfListing.Format(ourOpt, ListingStyle.D);
+        return new CorpusOutcome(e, true, true, disagreements == 0, rawSame, optSame, false, sb.ToString(), textSame);
     }
 }
 
@@ -104,6 +106,7 @@ public class TcpdumpDifferentialTests
         report.AppendLine($"semantic agreement (valid): {valid.Count(o => o.SemanticsAgree)}/{valid.Count}");
         report.AppendLine($"identical unoptimized (-O) listings: {valid.Count(o => o.UnoptimizedListingIdentical)}/{valid.Count}");
         report.AppendLine($"identical optimized listings: {valid.Count(o => o.OptimizedListingIdentical)}/{valid.Count}");
+        report.AppendLine($"-d text byte-identical where optimized programs are identical: {valid.Count(o => o.TextIdentical)}/{valid.Count(o => o.OptimizedListingIdentical)}");
         report.AppendLine($"error agreement (invalid rejected by us too): {invalid.Count(o => o.SemanticsAgree)}/{invalid.Count}");
         report.AppendLine($"identical error messages: {invalid.Count(o => o.ErrorMessageIdentical)}/{invalid.Count}");
         foreach (var o in outcomes.Where(o => !o.SemanticsAgree))
