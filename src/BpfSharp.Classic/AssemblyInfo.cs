@@ -1,1 +1,3 @@
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("BpfSharp.Classic.Tests")]
+
 namespace BpfSharp.Classic;
