@@ -278,7 +278,8 @@ public sealed class Btf
             foreach (var t in _types)
             {
                 if (t.Name.Length == 0 || t.Kind == BtfKind.Void) continue;
-                var key = EssentialName(t.Name);
+                int len = EssentialNameLength(t.Name);
+                var key = len == t.Name.Length ? t.Name : t.Name[..len];
                 if (!index.TryGetValue(key, out var l)) index[key] = l = new List<BtfType>(1);
                 l.Add(t);
             }
