@@ -15,7 +15,7 @@ namespace BpfSharp.Elf.Tests;
 public sealed class CoreRelocatorTests(ITestOutputHelper output)
 {
     /// <summary>What the relocated instruction must hold.</summary>
-    private enum Form { Imm, Ldx, Lddw, Poison }
+    private enum Form { Imm, Ldx, Lddw, Poison, Failed }
 
     private sealed record Expect(Form Form, long Value = 0, int LoadSize = 0);
 
@@ -79,9 +79,14 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
     {
         if (!File.Exists(Btf.Btf.KernelBtfPath)) { output.WriteLine($"SKIPPED: {Btf.Btf.KernelBtfPath} is absent (kernel without CONFIG_DEBUG_INFO_BTF)"); return; }
         Btf.Btf.LoadKernel(); // warm up the JIT
+        GC.Collect();
+        long allocatedBefore = GC.GetTotalAllocatedBytes(true);
         var sw = Stopwatch.StartNew();
         var btf = Btf.Btf.LoadKernel();
         var parse = sw.Elapsed;
+        long allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
+        GC.Collect();
+        output.WriteLine($"allocated {allocated / 1048576.0:F1} MB while parsing, {GC.GetTotalMemory(true) / 1048576.0:F1} MB live after");
         var task = btf.FindByEssentialName("task_struct");
         var total = sw.Elapsed;
         output.WriteLine($"vmlinux BTF: {btf.Types.Count} types, parse {parse.TotalMilliseconds:F0} ms, +index {(total - parse).TotalMilliseconds:F0} ms");
@@ -274,13 +279,15 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
         CheckProgram(obj, targetBtf, expected, poisoned: 4);
     }
 
-    private void CheckProgram((string Path, BpfObject Object) obj, Btf.Btf target, Dictionary<(K, string, string), Expect> expected, int poisoned)
+    private void CheckProgram((string Path, BpfObject Object) obj, Btf.Btf target, Dictionary<(K, string, string), Expect> expected,
+        int poisoned, int failed = 0)
     {
         var program = obj.Object.Programs.Single();
         var localBtf = obj.Object.Btf!;
         var report = CoreRelocator.Apply(program, localBtf, target);
         foreach (var r in report.Results) output.WriteLine(r.ToString());
-        Assert.True(report.Succeeded);
+        Assert.Equal(failed == 0, report.Succeeded);
+        Assert.Equal(failed, report.Results.Count(r => r.Outcome == CoreRelocationOutcome.Failed));
         Assert.Equal(program.CoreRelocations.Count, report.Results.Count);
 
         var seen = new HashSet<(K, string, string)>();
@@ -295,6 +302,10 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
             var insn = insns[relo.InstructionIndex];
             switch (e!.Form)
             {
+                case Form.Failed:
+                    Assert.Equal(CoreRelocationOutcome.Failed, r.Outcome);
+                    Assert.Equal(original[relo.InstructionIndex], insn);
+                    break;
                 case Form.Poison:
                     Assert.Equal(CoreRelocationOutcome.Poisoned, r.Outcome);
                     Assert.Equal((byte)0x85, insn.Opcode);
@@ -334,6 +345,72 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
         for (int i = 0; i < insns.Length; i++)
             if (!touched.Contains(i) && !(touched.Contains(i - 1) && original[i - 1].Opcode == 0x18))
                 Assert.Equal(original[i], insns[i]);
+    }
+
+    private const string PathsProgram = Prelude + """
+        struct amb { int y; } PAI;                       /* two target candidates disagree on y */
+        struct agree { int y; } PAI;                     /* two target candidates agree on y */
+        struct flex { int n; int data[]; } PAI;          /* flexible array: any index is accepted */
+        struct inner { int z; int w; } PAI;
+        struct outer { int a; struct inner in; struct inner arr2[3]; } PAI;
+        struct { int v; } anon_var;                      /* an anonymous struct, for a hand-made relocation */
+
+        SEC("kprobe/paths") int paths_prog(unsigned long long *o, struct outer *p, struct flex *f, struct amb *x, struct agree *g)
+        {
+            o[0] = __builtin_preserve_field_info(p->in.z, F_OFFSET);
+            o[1] = __builtin_preserve_field_info(p->arr2[2].w, F_OFFSET);
+            o[2] = p->a;
+            o[3] = __builtin_preserve_field_info(f->data[5], F_OFFSET);
+            o[4] = __builtin_preserve_field_info(x->y, F_OFFSET);
+            o[5] = __builtin_preserve_field_info(g->y, F_OFFSET);
+            o[6] = __builtin_preserve_field_info(p->in, F_SIZE);
+            return anon_var.v;
+        }
+        char LICENSE[] SEC("license") = "GPL";
+        """;
+
+    private const string PathsTarget = """
+        struct amb { int x; int y; };                    /* y at 4 */
+        struct amb___alt { int y; int x; };              /* y at 0: ambiguous with the above */
+        struct agree { int x; int y; };                  /* y at 4 */
+        struct agree___alt { int x; int y; int z; };     /* y at 4 too */
+        struct flex { long n; int data[]; };             /* data at 8 */
+        struct inner { int w; long q; int z; };          /* w 0, q 8, z 16; size 24 */
+        struct outer { struct inner arr2[4]; long pad; struct inner in; int a; };  /* arr2 0, pad 96, in 104, a 128 */
+        struct amb v1; struct amb___alt v2; struct agree v3; struct agree___alt v4; struct flex v5; struct outer v6;
+        """;
+
+    [Fact]
+    public void Walks_nested_paths_flexible_arrays_and_rejects_ambiguous_candidates()
+    {
+        var clang = TestSupport.FindTool("clang-19");
+        if (clang is null) { output.WriteLine("SKIPPED: clang-19 not installed (apt-get install clang-19)"); return; }
+        using var dir = new TempDir();
+        var obj = Compile(clang, dir, "paths", PathsProgram);
+        var target = Compile(clang, dir, "paths_target", PathsTarget).Object.Btf!;
+        var expected = new Dictionary<(K, string, string), Expect>
+        {
+            [(K.FieldByteOffset, "outer", "0:1:0")] = new(Form.Imm, 104 + 16),
+            [(K.FieldByteOffset, "outer", "0:2:2:1")] = new(Form.Imm, 0 + 2 * 24 + 0),
+            [(K.FieldByteOffset, "outer", "0:0")] = new(Form.Ldx, 128, 4),
+            [(K.FieldByteOffset, "flex", "0:1:5")] = new(Form.Imm, 8 + 5 * 4),
+            [(K.FieldByteOffset, "amb", "0:0")] = new(Form.Failed),
+            [(K.FieldByteOffset, "agree", "0:0")] = new(Form.Imm, 4),
+            [(K.FieldByteSize, "outer", "0:1")] = new(Form.Imm, 24),
+        };
+        CheckProgram(obj, target, expected, poisoned: 0, failed: 1);
+
+        var program = obj.Object.Programs.Single();
+        var amb = CoreRelocator.Apply(program, obj.Object.Btf!, target).Results.Single(r => r.Outcome == CoreRelocationOutcome.Failed);
+        Assert.Contains("ambiguity", amb.Message);
+
+        // libbpf cannot look anonymous types up by name, so it refuses to relocate them.
+        var anonId = obj.Object.Btf!.Find<BtfVar>("anon_var")!.TypeId;
+        Assert.Equal("", obj.Object.Btf!.Types[anonId].Name);
+        var anonRelo = program.CoreRelocations[0] with { TypeId = anonId, AccessString = "0:0" };
+        var anon = CoreRelocator.Resolve(anonRelo, obj.Object.Btf!, target);
+        Assert.Equal(CoreRelocationOutcome.Failed, anon.Outcome);
+        Assert.Contains("anonymous", anon.Message);
     }
 
     [Fact]

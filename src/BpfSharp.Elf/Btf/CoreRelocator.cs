@@ -79,8 +79,16 @@ public sealed class CoreRelocationReport
 /// suffixes like <c>___v2</c> stripped) and a compatible kind, walks the same path by member name through structs,
 /// unions (anonymous ones included) and arrays, and patches the instruction with the target's field offset, size,
 /// existence, signedness, bitfield shifts, type id, type existence/match/size or enumerator existence/value.
-/// Pure logic: no syscalls. The usual target is <see cref="Btf.LoadKernel"/>.
+/// Pure logic: no syscalls. The usual target is <see cref="Btf.LoadKernel"/> (parse it once and reuse it: it is
+/// immutable and its name index is built on first use). Relocation never adds or removes instruction slots, so the
+/// program's map, extern, func-info and line-info indexes stay valid for the relocated instructions.
 /// </summary>
+/// <remarks>
+/// Outcomes follow libbpf: a relocation that no target type satisfies is not an error; the instruction is poisoned
+/// (existence checks yield 0 instead), so a program that guards the access with <c>bpf_core_field_exists</c> still
+/// loads. Malformed, ambiguous or mismatching relocations are <see cref="CoreRelocationOutcome.Failed"/>; libbpf
+/// refuses to load such a program (<see cref="CoreRelocationReport.ThrowIfFailed"/>).
+/// </remarks>
 /// <example>
 /// <code>
 /// var obj = BpfObject.Load("prog.o");
@@ -618,10 +626,11 @@ public static class CoreRelocator
         var essential = Btf.EssentialName(localType.Name);
         RelocValue best = default;
         Spec? bestSpec = null;
-        int matches = 0;
+        int matches = 0, candidates = 0;
         foreach (var cand in target.FindByEssentialName(essential))
         {
             if (!KindsCoreCompatible(localType, cand)) continue;
+            candidates++;
             if (!MatchSpec(localSpec, relo.Kind, target, cand.Id, out var candSpec)) continue;
             var res = CalculateValue(relo.Kind, localSpec, candSpec);
             if (matches == 0)
@@ -643,9 +652,10 @@ public static class CoreRelocator
         if (matches == 0)
         {
             best = CalculateValue(relo.Kind, localSpec, null);
-            return (best, best.Poison
-                ? $"{localText}: no matching target type, instruction poisoned"
-                : $"{localText}: no matching target type: {best.OrigVal} -> {best.NewVal}");
+            var why = candidates == 0
+                ? $"the target has no {KindWord(localType)} named '{essential}'"
+                : $"none of the target's {candidates} {KindWord(localType)} '{essential}' candidate(s) matches";
+            return (best, best.Poison ? $"{localText}: {why}, instruction poisoned" : $"{localText}: {why}: {best.OrigVal} -> {best.NewVal}");
         }
         best.TargetTypeId = bestSpec!.RootTypeId;
         var text = best.Poison
