@@ -154,6 +154,10 @@ public static class CoreRelocator
         {
             return new CoreRelocationResult(relocation, CoreRelocationOutcome.Failed, 0, 0, 0, e.Message);
         }
+        catch (OverflowException)
+        {
+            return new CoreRelocationResult(relocation, CoreRelocationOutcome.Failed, 0, 0, 0, $"offset of '{relocation.AccessString}' overflows");
+        }
     }
 
     private static CoreRelocationResult ApplyOne(RawInstruction[] insns, CoreRelocation relo, Btf local, Btf target)
@@ -170,6 +174,10 @@ public static class CoreRelocator
         catch (CoreException e)
         {
             return new CoreRelocationResult(relo, CoreRelocationOutcome.Failed, 0, 0, 0, e.Message);
+        }
+        catch (OverflowException)
+        {
+            return new CoreRelocationResult(relo, CoreRelocationOutcome.Failed, 0, 0, 0, $"offset of '{relo.AccessString}' overflows");
         }
     }
 
@@ -294,7 +302,7 @@ public static class CoreRelocator
 
         // The first index is pointer arithmetic on the root (p[N]); the rest walk members and elements.
         spec.Access.Add(new Accessor { TypeId = id, Index = spec.Raw[0] });
-        spec.BitOffset = spec.Raw[0] * SizeOf(btf, id) * 8;
+        spec.BitOffset = checked(spec.Raw[0] * SizeOf(btf, id) * 8);
         for (int i = 1; i < spec.Raw.Count; i++)
         {
             t = Skip(btf, id);
@@ -317,7 +325,7 @@ public static class CoreRelocator
                 if (!flex && (uint)idx >= a.Length)
                     throw new CoreException($"access index {idx} is past the {a.Length} elements of {t}");
                 spec.Access.Add(new Accessor { TypeId = elem.Id, Index = idx });
-                spec.BitOffset += idx * SizeOf(btf, elem.Id) * 8;
+                spec.BitOffset = checked(spec.BitOffset + idx * SizeOf(btf, elem.Id) * 8);
                 id = elem.Id;
             }
             else
@@ -384,7 +392,7 @@ public static class CoreRelocator
             if (target.Raw.Count >= MaxAccessLength) throw new CoreException("target access path is too deep");
             target.Access.Add(new Accessor { TypeId = targetId, Index = localAcc.Index });
             target.Raw.Add(localAcc.Index);
-            target.BitOffset += localAcc.Index * SizeOf(targetBtf, targetId) * 8;
+            target.BitOffset = checked(target.BitOffset + localAcc.Index * SizeOf(targetBtf, targetId) * 8);
         }
         return true;
     }
