@@ -46,8 +46,14 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
         struct no_such_struct_zz { int x; } PAI;
         enum bpf_prog_type { BPF_PROG_TYPE_XDP = 100, BPF_PROG_TYPE_NOPE_ZZ = 101 };
 
+        static long (*bpf_probe_read_kernel)(void *dst, unsigned int size, const void *src) = (void *)113;
+
         SEC("kprobe/core") int core_prog(unsigned long long *o, struct task_struct *t, struct sk_buff *skb)
         {
+            char comm[16];
+            /* BPF_CORE_READ's pattern: the address t + offsetof(comm) is an ALU64 add whose immediate is relocated */
+            bpf_probe_read_kernel(comm, sizeof(comm), __builtin_preserve_access_index(&t->comm));
+            o[21] = comm[0];
             o[0] = t->pid;
             o[1] = t->tgid;
             o[2] = (unsigned long)t->real_parent;
@@ -151,6 +157,7 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
             [(K.FieldByteOffset, "task_struct", "0:4")] = new(Form.Poison),
             [(K.FieldByteOffset, "sk_buff", "0:2")] = new(Form.Imm, Bits(skb, "protocol") / 8),
             [(K.TypeIdLocal, "task_struct", "0")] = new(Form.Lddw, local.Named("STRUCT", "task_struct").Id),
+            [(K.FieldByteOffset, "task_struct", "0:3")] = new(Form.Imm, Bits(task, "comm") / 8),
         };
         CheckProgram(obj, kernel, expected, poisoned: 1);
     }
@@ -291,6 +298,7 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
         Assert.Equal(program.CoreRelocations.Count, report.Results.Count);
 
         var seen = new HashSet<(K, string, string)>();
+        var aluOps = new HashSet<byte>();
         var insns = report.Instructions;
         var original = program.Instructions;
         foreach (var r in report.Results)
@@ -319,6 +327,7 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
                         break;
                     }
                     Assert.True(insn.Class is OpClass.Alu64 or OpClass.Alu, $"{key}: {insn}");
+                    aluOps.Add(insn.Opcode);
                     Assert.Equal(e.Value, (long)insn.Imm);
                     break;
                 case Form.Ldx:
@@ -340,6 +349,7 @@ public sealed class CoreRelocatorTests(ITestOutputHelper output)
         }
         Assert.Equal(expected.Keys.OrderBy(k => k.ToString()), seen.OrderBy(k => k.ToString()));
         Assert.Equal(poisoned, report.Results.Count(r => r.Outcome == CoreRelocationOutcome.Poisoned));
+        output.WriteLine($"relocated ALU opcodes: {string.Join(", ", aluOps.Select(o => $"0x{o:x2}"))}");
         // Only relocated instructions (and the second slot of a poisoned lddw) may change.
         var touched = report.Results.Select(r => r.Relocation.InstructionIndex).ToHashSet();
         for (int i = 0; i < insns.Length; i++)
