@@ -274,7 +274,7 @@ public sealed class Btf
         var index = _byEssentialName;
         if (index is null)
         {
-            index = new Dictionary<string, List<BtfType>>(StringComparer.Ordinal);
+            index = new Dictionary<string, List<BtfType>>(_types.Length, StringComparer.Ordinal);
             foreach (var t in _types)
             {
                 if (t.Name.Length == 0 || t.Kind == BtfKind.Void) continue;
