@@ -16,6 +16,7 @@ public sealed class Btf
     private readonly byte[] _strings;
     private readonly BtfType[] _types;
     private Dictionary<string, List<BtfType>>? _byName;
+    private Dictionary<string, List<BtfType>>? _byEssentialName;
     private readonly Dictionary<uint, string> _stringCache = new();
 
     private Btf(BtfType[] types, byte[] strings, bool bigEndian)
@@ -30,6 +31,29 @@ public sealed class Btf
 
     /// <summary>True when the BTF was encoded big-endian.</summary>
     public bool IsBigEndian { get; }
+
+    /// <summary>Where the running kernel exposes its own BTF.</summary>
+    public const string KernelBtfPath = "/sys/kernel/btf/vmlinux";
+
+    /// <summary>
+    /// Reads and parses the running kernel's BTF (<see cref="KernelBtfPath"/>, about 5 MB and 100k+ types on a 6.x
+    /// kernel), the usual target for <see cref="CoreRelocator"/>. Raw BTF files carry no ELF header, so the byte order
+    /// comes from the magic.
+    /// </summary>
+    /// <param name="path">Another raw BTF file (e.g. a module's <c>/sys/kernel/btf/NAME</c> is split BTF and not supported).</param>
+    /// <exception cref="FileNotFoundException">The file does not exist (kernel without CONFIG_DEBUG_INFO_BTF).</exception>
+    /// <exception cref="BpfObjectException">The file is not well-formed BTF.</exception>
+    public static Btf LoadKernel(string path = KernelBtfPath) => Parse(File.ReadAllBytes(path));
+
+    /// <summary>Parses raw BTF data (a <c>.BTF</c> section or a file such as <c>/sys/kernel/btf/vmlinux</c>), taking the byte order from the magic.</summary>
+    /// <exception cref="BpfObjectException">The data is not well-formed BTF.</exception>
+    public static Btf Parse(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 2)
+            throw new BpfObjectException($"header needs 24 bytes, data has {data.Length}", ".BTF", null);
+        // The magic 0xEB9F reads as 9F EB in little-endian data and EB 9F in big-endian data.
+        return Parse(data, bigEndian: data[0] == 0xEB && data[1] == 0x9F);
+    }
 
     /// <summary>Parses a <c>.BTF</c> section in the given byte order.</summary>
     /// <exception cref="BpfObjectException">The data is not well-formed BTF.</exception>
@@ -239,6 +263,46 @@ public sealed class Btf
             _byName = d;
         }
         return _byName.TryGetValue(name, out var list) ? list : [];
+    }
+
+    /// <summary>
+    /// All types whose essential name (see <see cref="EssentialName"/>) is <paramref name="essentialName"/>, in id
+    /// order: the CO-RE candidates for a local type. The index is built once, on first use.
+    /// </summary>
+    public IReadOnlyList<BtfType> FindByEssentialName(string essentialName)
+    {
+        var index = _byEssentialName;
+        if (index is null)
+        {
+            index = new Dictionary<string, List<BtfType>>(_types.Length, StringComparer.Ordinal);
+            foreach (var t in _types)
+            {
+                if (t.Name.Length == 0 || t.Kind == BtfKind.Void) continue;
+                int len = EssentialNameLength(t.Name);
+                var key = len == t.Name.Length ? t.Name : t.Name[..len];
+                if (!index.TryGetValue(key, out var l)) index[key] = l = new List<BtfType>(1);
+                l.Add(t);
+            }
+            _byEssentialName = index;
+        }
+        return index.TryGetValue(essentialName, out var list) ? list : [];
+    }
+
+    /// <summary>
+    /// A name without its CO-RE "flavor": the part before the last <c>X___Y</c> separator (three underscores between
+    /// two non-underscores), so <c>task_struct___v58</c> is <c>task_struct</c>. Names without one are returned whole.
+    /// </summary>
+    public static string EssentialName(string name) => name[..EssentialNameLength(name)];
+
+    /// <summary>The length of <paramref name="name"/>'s essential part (see <see cref="EssentialName"/>).</summary>
+    public static int EssentialNameLength(ReadOnlySpan<char> name)
+    {
+        for (int i = name.Length - 5; i >= 0; i--)
+        {
+            if (name[i] != '_' && name[i + 1] == '_' && name[i + 2] == '_' && name[i + 3] == '_' && name[i + 4] != '_')
+                return i + 1;
+        }
+        return name.Length;
     }
 
     /// <summary>The first type with this name and kind, or null.</summary>
