@@ -84,3 +84,46 @@ public class ObjectCommandTests
         }
     }
 }
+
+public class ObjdumpCommandTests
+{
+    private static string Example => Path.Combine(TestPaths.RepoRoot, "examples", "xdp-stats", "xdp_stats.o");
+
+    [Fact]
+    public void Objdump_lists_programs_maps_and_source_lines()
+    {
+        var (exit, stdout, stderr) = CliRunner.Run(null, "objdump", Example);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("xdp_stats", stdout);
+        Assert.Contains("ipv4_sources", stdout);
+        Assert.Contains("class_stats", stdout);
+        // line_info from .BTF.ext: the C line the first instruction comes from (xdp_stats.c line 49).
+        Assert.Contains("; xdp_stats.c:49: __u8 *data = (void *)(long)ctx->data;", stdout);
+        Assert.Contains("r9 = *(u32 *)(r1 + 0x0)", stdout);
+        Assert.Contains("r1 = map[class_stats] ll", stdout);
+    }
+
+    [Fact]
+    public void Disasm_of_an_object_matches_llvm_objdump_instruction_text()
+    {
+        if (!File.Exists("/usr/bin/llvm-objdump-19")) return; // the golden tests in Isa.Tests cover this without the tool
+        var (exit, stdout, _) = CliRunner.Run(null, "disasm", Example);
+        Assert.Equal(0, exit);
+        var psi = new System.Diagnostics.ProcessStartInfo("llvm-objdump-19", ["-d", "--no-show-raw-insn", Example]) { RedirectStandardOutput = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string reference = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        // Instruction lines are "<index>:\t<text>"; objdump appends " <symbol+offset>" to jumps and prints the
+        // unrelocated map loads as "r1 = 0x0 ll", where we name the map.
+        static string[] Instructions(string listing) => listing.Split('\n')
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\s*\d+:\t(.*?)( <[^>]*>)?$"))
+            .Where(m => m.Success).Select(m => m.Groups[1].Value.Trim()).ToArray();
+        string[] ours = Instructions(stdout), theirs = Instructions(reference);
+        Assert.Equal(theirs.Length, ours.Length);
+        for (int i = 0; i < ours.Length; i++)
+        {
+            if (ours[i].Contains("map[", StringComparison.Ordinal)) Assert.EndsWith(" = 0x0 ll", theirs[i]);
+            else Assert.Equal(theirs[i], ours[i]);
+        }
+    }
+}

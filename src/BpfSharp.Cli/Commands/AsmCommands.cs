@@ -37,6 +37,12 @@ internal static class AsmCommands
         var cmd = new Command("disasm", "disassemble a program") { file, syntax };
         cmd.SetAction(parse => CliGuard.Run(() =>
         {
+            if (ProgramInput.IsElfFile(parse.GetValue(file)!))
+            {
+                var obj = Elf.BpfObject.Load(parse.GetValue(file)!);
+                foreach (var p in obj.Programs) Console.Write(ObjdumpCommand.Disassemble(obj, p, withSource: false));
+                return 0;
+            }
             var (program, _) = ProgramInput.Load(parse.GetValue(file)!, null);
             var chosen = ProgramInput.ParseSyntax(parse.GetValue(syntax)) ?? AsmSyntax.Llvm;
             Console.Write(Disassembler.Disassemble(program, chosen));
