@@ -65,7 +65,7 @@ internal sealed class IlCompiler
     private LocalBuilder[] _r = null!;
     private LocalBuilder _budget = null!, _start = null!, _stackLow = null!, _stackLen = null!, _stackTop = null!;
     private LocalBuilder _hotReadStart = null!, _hotReadLen = null!, _hotWriteStart = null!, _hotWriteLen = null!;
-    private LocalBuilder _addr = null!, _hot = null!, _tmp = null!;
+    private LocalBuilder _addr = null!, _hot = null!, _tmp = null!, _budgetLeft = null!;
     private LocalBuilder _depth = null!, _maxDepth = null!, _frames = null!, _frame = null!;
     private readonly List<Action> _deferred = [];
     private readonly List<int> _returnSites = [];
@@ -195,6 +195,7 @@ internal sealed class IlCompiler
         _addr = il.DeclareLocal(typeof(ulong));
         _hot = il.DeclareLocal(typeof(HotRegion));
         _tmp = il.DeclareLocal(typeof(long));
+        _budgetLeft = il.DeclareLocal(typeof(long));   // cold path only: must survive the instruction it re-runs
         _labels = new Label[_count + 1];
         for (int i = 0; i <= _count; i++) _labels[i] = il.DefineLabel();
 
@@ -301,12 +302,12 @@ internal sealed class IlCompiler
             il.Emit(OpCodes.Ldloc, _budget);
             il.Emit(OpCodes.Ldc_I8, (long)length);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Stloc, _tmp);
+            il.Emit(OpCodes.Stloc, _budgetLeft);
             bool firstIsEffectful = blockStart < _count && CanFaultOrTouchMemory(_code[blockStart]);
             if (firstIsEffectful && length > 1)
             {
                 var runFirst = il.DefineLabel();
-                il.Emit(OpCodes.Ldloc, _tmp);
+                il.Emit(OpCodes.Ldloc, _budgetLeft);
                 il.Emit(OpCodes.Ldc_I8, 0L);
                 il.Emit(OpCodes.Bgt, runFirst);
                 EmitBudgetThrow(blockStart, index: null);
@@ -314,7 +315,7 @@ internal sealed class IlCompiler
                 // The first instruction fits in the budget: run it (it may fault or end the run), then stop.
                 EmitInstruction(blockStart);
             }
-            EmitBudgetThrow(blockStart, index: _tmp);
+            EmitBudgetThrow(blockStart, index: _budgetLeft);
         });
     }
 
