@@ -25,8 +25,8 @@ internal sealed class IlCompiler
     private const int FrameSlots = 6;           // r6, r7, r8, r9, r10, return-site index
     private const int FrameBytes = FrameSlots * 8;
 
-    private static readonly MethodInfo Resolve = typeof(JitRuntime).GetMethod(nameof(JitRuntime.Resolve))!;
-    private static readonly MethodInfo BudgetExhausted = typeof(JitRuntime).GetMethod(nameof(JitRuntime.BudgetExhausted))!;
+    private static readonly MethodInfo ResolveSite = typeof(JitRuntime).GetMethod(nameof(JitRuntime.ResolveSite))!;
+    private static readonly MethodInfo BudgetExhaustedAt = typeof(JitRuntime).GetMethod(nameof(JitRuntime.BudgetExhaustedAt))!;
     private static readonly MethodInfo FaultMethod = typeof(JitRuntime).GetMethod(nameof(JitRuntime.Fault))!;
     private static readonly MethodInfo DepthFault = typeof(JitRuntime).GetMethod(nameof(JitRuntime.DepthFault))!;
     private static readonly MethodInfo CallIndirect = typeof(JitRuntime).GetMethod(nameof(JitRuntime.CallIndirect))!;
@@ -65,9 +65,13 @@ internal sealed class IlCompiler
     private LocalBuilder[] _r = null!;
     private LocalBuilder _budget = null!, _start = null!, _stackLow = null!, _stackLen = null!, _stackTop = null!;
     private LocalBuilder _hotReadStart = null!, _hotReadLen = null!, _hotWriteStart = null!, _hotWriteLen = null!;
-    private LocalBuilder _addr = null!, _hot = null!, _tmp = null!, _budgetLeft = null!;
+    private LocalBuilder _addr = null!, _hot = null!, _tmp = null!;
     private LocalBuilder _depth = null!, _maxDepth = null!, _frames = null!, _frame = null!;
     private readonly List<Action> _deferred = [];
+    private readonly List<MemorySite> _sites = [];
+    private readonly List<Label> _siteContinuations = [];
+    private Label _slowRead, _slowWrite, _budgetFault;
+    private LocalBuilder _site = null!, _coldBlock = null!;
     private readonly List<int> _returnSites = [];
     private Label _returnDispatch;
 
@@ -154,7 +158,6 @@ internal sealed class IlCompiler
             _helperTargets.Add(helper.Function.Target);
         }
         _helperSite = helperSite;
-        var closure = new JitClosure(_code, _table, [.. _helperDelegates], [.. _helperTargets]);
 
         var method = new DynamicMethod("bpf_" + Sanitize(name), typeof(ulong),
             [typeof(JitClosure), typeof(RunContext), typeof(ulong), typeof(ulong)], typeof(IlCompiler).Module, skipVisibility: true)
@@ -164,6 +167,7 @@ internal sealed class IlCompiler
         _il = method.GetILGenerator(Math.Max(256, _count * 24));
         EmitBody();
         IlSize = _il.ILOffset;
+        var closure = new JitClosure(_code, _table, [.. _helperDelegates], [.. _helperTargets], [.. _sites], _blockLength, _counting);
         var entry = (JitEntry)method.CreateDelegate(typeof(JitEntry), closure);
         return (entry, closure);
     }
@@ -195,7 +199,11 @@ internal sealed class IlCompiler
         _addr = il.DeclareLocal(typeof(ulong));
         _hot = il.DeclareLocal(typeof(HotRegion));
         _tmp = il.DeclareLocal(typeof(long));
-        _budgetLeft = il.DeclareLocal(typeof(long));   // cold path only: must survive the instruction it re-runs
+        _site = il.DeclareLocal(typeof(int));
+        _coldBlock = il.DeclareLocal(typeof(int));
+        _slowRead = il.DefineLabel();
+        _slowWrite = il.DefineLabel();
+        _budgetFault = il.DefineLabel();
         _labels = new Label[_count + 1];
         for (int i = 0; i <= _count; i++) _labels[i] = il.DefineLabel();
 
@@ -203,7 +211,7 @@ internal sealed class IlCompiler
         var begin = il.DefineLabel();
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Brtrue, begin);
-        il.Emit(OpCodes.Ldc_I8, 0L);
+        I8(0L);
         il.Emit(OpCodes.Ret);
         il.MarkLabel(begin);
 
@@ -212,7 +220,7 @@ internal sealed class IlCompiler
         for (int i = 0; i < 11; i++)
         {
             if (i is 1 or 2) continue;
-            il.Emit(OpCodes.Ldc_I8, 0L);
+            I8(0L);
             il.Emit(OpCodes.Stloc, _r[i]);
         }
         il.Emit(OpCodes.Ldarg_2);
@@ -235,8 +243,12 @@ internal sealed class IlCompiler
         else
         {
             il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldc_I8, 0L);
+            I8(0L);
             il.Emit(OpCodes.Call, SetExecuted);
+            I8(0L);
+            il.Emit(OpCodes.Dup);
+            il.Emit(OpCodes.Stloc, _start);
+            il.Emit(OpCodes.Stloc, _budget);
         }
         if (_checked) EmitFrameChanged();
         if (_hasLocalCalls)
@@ -252,7 +264,7 @@ internal sealed class IlCompiler
             il.Emit(OpCodes.Call, GetMaxDepth);
             il.Emit(OpCodes.Dup);
             il.Emit(OpCodes.Stloc, _maxDepth);
-            il.Emit(OpCodes.Ldc_I4, FrameBytes);
+            I4(FrameBytes);
             il.Emit(OpCodes.Mul);
             il.Emit(OpCodes.Conv_U);
             il.Emit(OpCodes.Localloc);
@@ -279,6 +291,12 @@ internal sealed class IlCompiler
         if (_hasLocalCalls) EmitReturnDispatch();
         // Cold code last, so the hot path stays straight. Deferred emitters may defer more.
         for (int i = 0; i < _deferred.Count; i++) _deferred[i]();
+        if (_counting) EmitSharedBudgetFault();
+        if (_sites.Count > 0)
+        {
+            EmitSharedSlowPath(_slowRead, write: false);
+            EmitSharedSlowPath(_slowWrite, write: true);
+        }
     }
 
     // ------------------------------------------------------------------ counting
@@ -289,57 +307,47 @@ internal sealed class IlCompiler
         int length = _blockLength[blockStart];
         var cold = il.DefineLabel();
         il.Emit(OpCodes.Ldloc, _budget);
-        il.Emit(OpCodes.Ldc_I8, (long)length);
+        I8(length);
         il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Dup);
         il.Emit(OpCodes.Stloc, _budget);
-        il.Emit(OpCodes.Ldc_I8, 0L);
+        il.Emit(OpCodes.Ldc_I4_0);
+        il.Emit(OpCodes.Conv_I8);
         il.Emit(OpCodes.Blt, cold);
         _deferred.Add(() =>
         {
             il.MarkLabel(cold);
-            // k = budget left before this block (fewer than its length).
-            il.Emit(OpCodes.Ldloc, _budget);
-            il.Emit(OpCodes.Ldc_I8, (long)length);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Stloc, _budgetLeft);
+            var fault = il.DefineLabel();
             bool firstIsEffectful = blockStart < _count && CanFaultOrTouchMemory(_code[blockStart]);
             if (firstIsEffectful && length > 1)
             {
-                var runFirst = il.DefineLabel();
-                il.Emit(OpCodes.Ldloc, _budgetLeft);
-                il.Emit(OpCodes.Ldc_I8, 0L);
-                il.Emit(OpCodes.Bgt, runFirst);
-                EmitBudgetThrow(blockStart, index: null);
-                il.MarkLabel(runFirst);
-                // The first instruction fits in the budget: run it (it may fault or end the run), then stop.
+                // The budget covers the first instruction (k = budget + length > 0): run it (it may fault or end
+                // the run), then fault at instruction k; the rest of the block is pure register arithmetic.
+                il.Emit(OpCodes.Ldloc, _budget);
+                I8(length);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Ldc_I4_0);
+                il.Emit(OpCodes.Conv_I8);
+                il.Emit(OpCodes.Ble, fault);
                 EmitInstruction(blockStart);
             }
-            EmitBudgetThrow(blockStart, index: _budgetLeft);
+            il.MarkLabel(fault);
+            I4(blockStart);
+            il.Emit(OpCodes.Stloc, _coldBlock);
+            il.Emit(OpCodes.Br, _budgetFault);
         });
     }
 
-    private void EmitBudgetThrow(int blockStart, LocalBuilder? index)
+    private void EmitSharedBudgetFault()
     {
         var il = _il;
+        il.MarkLabel(_budgetFault);
         il.Emit(OpCodes.Ldarg_0);
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldloc, _start);
-        il.Emit(OpCodes.Ldc_I4, blockStart);
-        if (index is null) il.Emit(OpCodes.Ldc_I8, 0L);
-        else
-        {
-            // Negative k (budget already exhausted before the block) means the block's first instruction.
-            var ok = il.DefineLabel();
-            il.Emit(OpCodes.Ldloc, index);
-            il.Emit(OpCodes.Dup);
-            il.Emit(OpCodes.Ldc_I8, 0L);
-            il.Emit(OpCodes.Bge, ok);
-            il.Emit(OpCodes.Pop);
-            il.Emit(OpCodes.Ldc_I8, 0L);
-            il.MarkLabel(ok);
-        }
-        il.Emit(OpCodes.Call, BudgetExhausted);
+        il.Emit(OpCodes.Ldloc, _coldBlock);
+        il.Emit(OpCodes.Ldloc, _budget);
+        il.Emit(OpCodes.Call, BudgetExhaustedAt);
         il.Emit(OpCodes.Throw);
     }
 
@@ -349,7 +357,7 @@ internal sealed class IlCompiler
         var il = _il;
         if (!_counting)
         {
-            il.Emit(OpCodes.Ldc_I8, 0L);
+            I8(0L);
             return;
         }
         il.Emit(OpCodes.Ldloc, _start);
@@ -358,7 +366,7 @@ internal sealed class IlCompiler
         int after = pc >= 0 && pc < _count ? _after[pc] : 0;
         if (after != 0)
         {
-            il.Emit(OpCodes.Ldc_I8, (long)after);
+            I8((long)after);
             il.Emit(OpCodes.Sub);
         }
     }
@@ -377,8 +385,8 @@ internal sealed class IlCompiler
         var il = _il;
         il.Emit(OpCodes.Ldarg_1);
         EmitExecutedSoFar(pc);
-        il.Emit(OpCodes.Ldc_I4, (int)kind);
-        il.Emit(OpCodes.Ldc_I4, pc);
+        I4((int)kind);
+        I4(pc);
         il.Emit(OpCodes.Ldstr, detail);
         il.Emit(OpCodes.Call, FaultMethod);
         il.Emit(OpCodes.Throw);
@@ -443,6 +451,34 @@ internal sealed class IlCompiler
         }
     }
 
+    /// <summary>Pushes an int32 constant in its shortest encoding (IL size decides whether RyuJIT optimises at all).</summary>
+    private void I4(int value)
+    {
+        switch (value)
+        {
+            case >= -1 and <= 8:
+                _il.Emit(value switch
+                {
+                    -1 => OpCodes.Ldc_I4_M1, 0 => OpCodes.Ldc_I4_0, 1 => OpCodes.Ldc_I4_1, 2 => OpCodes.Ldc_I4_2, 3 => OpCodes.Ldc_I4_3,
+                    4 => OpCodes.Ldc_I4_4, 5 => OpCodes.Ldc_I4_5, 6 => OpCodes.Ldc_I4_6, 7 => OpCodes.Ldc_I4_7, _ => OpCodes.Ldc_I4_8,
+                });
+                break;
+            case >= sbyte.MinValue and <= sbyte.MaxValue: _il.Emit(OpCodes.Ldc_I4_S, (sbyte)value); break;
+            default: _il.Emit(OpCodes.Ldc_I4, value); break;
+        }
+    }
+
+    /// <summary>Pushes an int64 constant, as a sign-extended int32 when it fits.</summary>
+    private void I8(long value)
+    {
+        if (value is >= int.MinValue and <= int.MaxValue)
+        {
+            I4((int)value);
+            _il.Emit(OpCodes.Conv_I8);
+        }
+        else _il.Emit(OpCodes.Ldc_I8, value);
+    }
+
     private void Ld(int reg) => _il.Emit(OpCodes.Ldloc, _r[reg]);
     private void St(int reg) => _il.Emit(OpCodes.Stloc, _r[reg]);
 
@@ -450,7 +486,7 @@ internal sealed class IlCompiler
     private void Src64(in Instruction ins, OpInfo row)
     {
         if (row.RegisterSource) Ld(ins.Src);
-        else _il.Emit(OpCodes.Ldc_I8, ins.Imm);
+        else I8(ins.Imm);
     }
 
     /// <summary>Pushes the second operand's low 32 bits as an int32.</summary>
@@ -461,7 +497,7 @@ internal sealed class IlCompiler
             Ld(ins.Src);
             _il.Emit(OpCodes.Conv_U4);
         }
-        else _il.Emit(OpCodes.Ldc_I4, ins.Imm32);
+        else I4(ins.Imm32);
     }
 
     private void Dst32(in Instruction ins)
@@ -538,10 +574,10 @@ internal sealed class IlCompiler
         {
             Ld(ins.Src);
             il.Emit(OpCodes.Conv_I4);
-            il.Emit(OpCodes.Ldc_I4, mask);
+            I4(mask);
             il.Emit(OpCodes.And);
         }
-        else il.Emit(OpCodes.Ldc_I4, (int)(ins.Imm & mask));
+        else I4((int)(ins.Imm & mask));
         il.Emit(op);
         if (mask == 31) il.Emit(OpCodes.Conv_U8);
     }
@@ -561,22 +597,22 @@ internal sealed class IlCompiler
         switch (row.Alu)
         {
             case AluOp.Div:
-                if (d == 0) il.Emit(OpCodes.Ldc_I8, 0L);
-                else { Ld(dst); il.Emit(OpCodes.Ldc_I8, d); il.Emit(OpCodes.Div_Un); }
+                if (d == 0) I8(0L);
+                else { Ld(dst); I8(d); il.Emit(OpCodes.Div_Un); }
                 return true;
             case AluOp.Mod:
                 if (d == 0) return false;
-                Ld(dst); il.Emit(OpCodes.Ldc_I8, d); il.Emit(OpCodes.Rem_Un);
+                Ld(dst); I8(d); il.Emit(OpCodes.Rem_Un);
                 return true;
             case AluOp.SDiv:
-                if (d == 0) il.Emit(OpCodes.Ldc_I8, 0L);
+                if (d == 0) I8(0L);
                 else if (d == -1) { Ld(dst); il.Emit(OpCodes.Neg); }
-                else { Ld(dst); il.Emit(OpCodes.Ldc_I8, d); il.Emit(OpCodes.Div); }
+                else { Ld(dst); I8(d); il.Emit(OpCodes.Div); }
                 return true;
             default: // SMod
                 if (d == 0) return false;
-                if (d == -1) il.Emit(OpCodes.Ldc_I8, 0L);
-                else { Ld(dst); il.Emit(OpCodes.Ldc_I8, d); il.Emit(OpCodes.Rem); }
+                if (d == -1) I8(0L);
+                else { Ld(dst); I8(d); il.Emit(OpCodes.Rem); }
                 return true;
         }
     }
@@ -625,21 +661,21 @@ internal sealed class IlCompiler
         {
             case AluOp.Div:
                 if (d == 0) il.Emit(OpCodes.Ldc_I4_0);
-                else { Dst32(ins); il.Emit(OpCodes.Ldc_I4, d); il.Emit(OpCodes.Div_Un); }
+                else { Dst32(ins); I4(d); il.Emit(OpCodes.Div_Un); }
                 break;
             case AluOp.Mod:
                 Dst32(ins);
-                if (d != 0) { il.Emit(OpCodes.Ldc_I4, d); il.Emit(OpCodes.Rem_Un); }
+                if (d != 0) { I4(d); il.Emit(OpCodes.Rem_Un); }
                 break;
             case AluOp.SDiv:
                 if (d == 0) il.Emit(OpCodes.Ldc_I4_0);
                 else if (d == -1) { Dst32(ins); il.Emit(OpCodes.Neg); }
-                else { Dst32(ins); il.Emit(OpCodes.Ldc_I4, d); il.Emit(OpCodes.Div); }
+                else { Dst32(ins); I4(d); il.Emit(OpCodes.Div); }
                 break;
             default: // SMod
                 if (d == 0) Dst32(ins);
                 else if (d == -1) il.Emit(OpCodes.Ldc_I4_0);
-                else { Dst32(ins); il.Emit(OpCodes.Ldc_I4, d); il.Emit(OpCodes.Rem); }
+                else { Dst32(ins); I4(d); il.Emit(OpCodes.Rem); }
                 break;
         }
     }
@@ -677,60 +713,70 @@ internal sealed class IlCompiler
 
     // ------------------------------------------------------------------ memory
 
-    /// <summary>Computes base + offset into the address local and, in checked mode, checks the access.</summary>
+    /// <summary>
+    /// Computes base + offset into the address local and, in checked mode, checks the access with one compare:
+    /// r10-based accesses against the current frame and its callers' frames (the interpreter's fast path), others
+    /// against the region the last slow check found for reads (or writes). A miss goes to the shared slow path,
+    /// which asks <see cref="RunContext.CheckSlow"/> (same faults as the interpreter) and refills the cache.
+    /// </summary>
     private void EmitAddress(int pc, int baseReg, short offset, int size, bool write)
     {
         var il = _il;
         Ld(baseReg);
         if (offset != 0)
         {
-            il.Emit(OpCodes.Ldc_I8, (long)offset);
+            I8(offset);
             il.Emit(OpCodes.Add);
         }
         il.Emit(OpCodes.Stloc, _addr);
         if (!_checked) return;
 
         var ok = il.DefineLabel();
-        var slow = il.DefineLabel();
-        var hotStart = write ? _hotWriteStart : _hotReadStart;
-        var hotLen = write ? _hotWriteLen : _hotReadLen;
-        // Fast path 1, the interpreter's: the current frame and its callers' frames.
+        var miss = il.DefineLabel();
+        int site = _sites.Count;
+        _sites.Add(new MemorySite(pc, size, write, pc < _count ? _after[pc] : 0));
+        _siteContinuations.Add(ok);
+        bool onStack = baseReg == 10;
         il.Emit(OpCodes.Ldloc, _addr);
-        il.Emit(OpCodes.Ldloc, _stackLow);
+        il.Emit(OpCodes.Ldloc, onStack ? _stackLow : write ? _hotWriteStart : _hotReadStart);
         il.Emit(OpCodes.Sub);
-        il.Emit(OpCodes.Ldloc, _stackLen);
-        il.Emit(OpCodes.Ldc_I8, (long)size);
+        il.Emit(OpCodes.Ldloc, onStack ? _stackLen : write ? _hotWriteLen : _hotReadLen);
+        I8(size);
         il.Emit(OpCodes.Sub);
-        il.Emit(OpCodes.Ble_Un, ok);
-        // Fast path 2: the region the last slow check found (at least 8 bytes long, so length - size cannot wrap).
-        il.Emit(OpCodes.Ldloc, _addr);
-        il.Emit(OpCodes.Ldloc, hotStart);
-        il.Emit(OpCodes.Sub);
-        il.Emit(OpCodes.Ldloc, hotLen);
-        il.Emit(OpCodes.Ldc_I8, (long)size);
-        il.Emit(OpCodes.Sub);
-        il.Emit(OpCodes.Bgt_Un, slow);
+        il.Emit(OpCodes.Bgt_Un, miss);
         il.MarkLabel(ok);
         _deferred.Add(() =>
         {
-            il.MarkLabel(slow);
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldloc, _addr);
-            il.Emit(OpCodes.Ldc_I4, size);
-            il.Emit(write ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
-            il.Emit(OpCodes.Ldc_I4, pc);
-            il.Emit(OpCodes.Ldloc, _stackLow);
-            EmitExecutedSoFar(pc);
-            il.Emit(OpCodes.Call, Resolve);
-            il.Emit(OpCodes.Stloc, _hot);
-            il.Emit(OpCodes.Ldloca, _hot);
-            il.Emit(OpCodes.Ldfld, HotStartField);
-            il.Emit(OpCodes.Stloc, hotStart);
-            il.Emit(OpCodes.Ldloca, _hot);
-            il.Emit(OpCodes.Ldfld, HotLengthField);
-            il.Emit(OpCodes.Stloc, hotLen);
-            il.Emit(OpCodes.Br, ok);
+            il.MarkLabel(miss);
+            I4(site);
+            il.Emit(OpCodes.Stloc, _site);
+            il.Emit(OpCodes.Br, write ? _slowWrite : _slowRead);
         });
+    }
+
+    /// <summary>The slow path all access sites share: check, refill the cache, jump back to the site.</summary>
+    private void EmitSharedSlowPath(Label label, bool write)
+    {
+        var il = _il;
+        il.MarkLabel(label);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldloc, _addr);
+        il.Emit(OpCodes.Ldloc, _site);
+        il.Emit(OpCodes.Ldloc, _stackLow);
+        il.Emit(OpCodes.Ldloc, _start);
+        il.Emit(OpCodes.Ldloc, _budget);
+        il.Emit(OpCodes.Call, ResolveSite);
+        il.Emit(OpCodes.Stloc, _hot);
+        il.Emit(OpCodes.Ldloca, _hot);
+        il.Emit(OpCodes.Ldfld, HotStartField);
+        il.Emit(OpCodes.Stloc, write ? _hotWriteStart : _hotReadStart);
+        il.Emit(OpCodes.Ldloca, _hot);
+        il.Emit(OpCodes.Ldfld, HotLengthField);
+        il.Emit(OpCodes.Stloc, write ? _hotWriteLen : _hotReadLen);
+        il.Emit(OpCodes.Ldloc, _site);
+        il.Emit(OpCodes.Switch, _siteContinuations.ToArray());
+        il.Emit(OpCodes.Br, _siteContinuations[0]);
     }
 
     private void EmitLoad(int pc, in Instruction ins, OpInfo row)
@@ -764,8 +810,8 @@ internal sealed class IlCompiler
             Ld(ins.Src);
             if (row.Size < 8) il.Emit(OpCodes.Conv_U4);
         }
-        else if (row.Size < 8) il.Emit(OpCodes.Ldc_I4, ins.Imm32);
-        else il.Emit(OpCodes.Ldc_I8, ins.Imm);
+        else if (row.Size < 8) I4(ins.Imm32);
+        else I8(ins.Imm);
         if (row.Size > 1) il.Emit(OpCodes.Unaligned, (byte)1);
         il.Emit(row.Size switch { 1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, 4 => OpCodes.Stind_I4, _ => OpCodes.Stind_I8 });
     }
@@ -788,11 +834,11 @@ internal sealed class IlCompiler
         switch (row.LoadSource)
         {
             case LoadImm64Source.Imm64:
-                _il.Emit(OpCodes.Ldc_I8, ins.Imm);
+                I8(ins.Imm);
                 St(ins.Dst);
                 break;
             case LoadImm64Source.Func:
-                _il.Emit(OpCodes.Ldc_I8, (long)(pc + 1 + ins.Imm32));
+                I8((long)(pc + 1 + ins.Imm32));
                 St(ins.Dst);
                 break;
             case LoadImm64Source.BtfId:
@@ -810,7 +856,7 @@ internal sealed class IlCompiler
     {
         var il = _il;
         il.Emit(OpCodes.Ldarg_1);
-        il.Emit(OpCodes.Ldc_I8, (long)ins.Imm32);
+        I8((long)ins.Imm32);
         if (row.Kind == InstructionKind.LoadPacketInd)
         {
             Ld(ins.Src);
@@ -818,12 +864,12 @@ internal sealed class IlCompiler
             il.Emit(OpCodes.Conv_I8);
             il.Emit(OpCodes.Add);
         }
-        il.Emit(OpCodes.Ldc_I4, row.Size);
+        I4(row.Size);
         il.Emit(OpCodes.Call, LoadPacket);
         il.Emit(OpCodes.Stloc, _tmp);
         var outside = il.DefineLabel();
         il.Emit(OpCodes.Ldloc, _tmp);
-        il.Emit(OpCodes.Ldc_I8, 0L);
+        I8(0L);
         il.Emit(OpCodes.Blt, outside);
         il.Emit(OpCodes.Ldloc, _tmp);
         St(0);
@@ -832,7 +878,7 @@ internal sealed class IlCompiler
             // Outside the packet: the program ends with r0 = 0, as in the kernel.
             il.MarkLabel(outside);
             EmitStoreExecuted(pc);
-            il.Emit(OpCodes.Ldc_I8, 0L);
+            I8(0L);
             il.Emit(OpCodes.Ret);
         });
     }
@@ -857,14 +903,14 @@ internal sealed class IlCompiler
                 {
                     il.Emit(OpCodes.Ldarg_0);
                     il.Emit(OpCodes.Ldfld, ClosureTargets);
-                    il.Emit(OpCodes.Ldc_I4, site);
+                    I4(site);
                     il.Emit(OpCodes.Ldelem_Ref);
                 }
                 else if (!direct)
                 {
                     il.Emit(OpCodes.Ldarg_0);
                     il.Emit(OpCodes.Ldfld, ClosureHelpers);
-                    il.Emit(OpCodes.Ldc_I4, site);
+                    I4(site);
                     il.Emit(OpCodes.Ldelem_Ref);
                 }
                 il.Emit(OpCodes.Ldarg_1);
@@ -880,8 +926,8 @@ internal sealed class IlCompiler
                 il.Emit(OpCodes.Ldfld, ClosureTable);
                 il.Emit(OpCodes.Ldarg_1);
                 Ld(ins.Dst);
-                il.Emit(OpCodes.Ldc_I4, pc);
-                il.Emit(OpCodes.Ldc_I4, (int)ins.Dst);
+                I4(pc);
+                I4((int)ins.Dst);
                 for (int i = 1; i <= 5; i++) Ld(i);
                 il.Emit(OpCodes.Call, CallIndirect);
                 St(0);
@@ -910,7 +956,7 @@ internal sealed class IlCompiler
         // frame = frames + depth * FrameBytes
         il.Emit(OpCodes.Ldloc, _frames);
         il.Emit(OpCodes.Ldloc, _depth);
-        il.Emit(OpCodes.Ldc_I4, FrameBytes);
+        I4(FrameBytes);
         il.Emit(OpCodes.Mul);
         il.Emit(OpCodes.Conv_U8);
         il.Emit(OpCodes.Add);
@@ -918,23 +964,23 @@ internal sealed class IlCompiler
         for (int i = 0; i < 5; i++)
         {
             il.Emit(OpCodes.Ldloc, _frame);
-            if (i > 0) { il.Emit(OpCodes.Ldc_I8, (long)(i * 8)); il.Emit(OpCodes.Add); }
+            if (i > 0) { I8((long)(i * 8)); il.Emit(OpCodes.Add); }
             il.Emit(OpCodes.Conv_U);
             Ld(6 + i);
             il.Emit(OpCodes.Stind_I8);
         }
         il.Emit(OpCodes.Ldloc, _frame);
-        il.Emit(OpCodes.Ldc_I8, 40L);
+        I8(40L);
         il.Emit(OpCodes.Add);
         il.Emit(OpCodes.Conv_U);
-        il.Emit(OpCodes.Ldc_I8, (long)site);
+        I8((long)site);
         il.Emit(OpCodes.Stind_I8);
         il.Emit(OpCodes.Ldloc, _depth);
         il.Emit(OpCodes.Ldc_I4_1);
         il.Emit(OpCodes.Add);
         il.Emit(OpCodes.Stloc, _depth);
         Ld(10);
-        il.Emit(OpCodes.Ldc_I8, (long)RunContext.FrameSize);
+        I8((long)RunContext.FrameSize);
         il.Emit(OpCodes.Sub);
         St(10);
         if (_checked) EmitFrameChanged();
@@ -945,7 +991,7 @@ internal sealed class IlCompiler
             il.MarkLabel(tooDeep);
             il.Emit(OpCodes.Ldarg_1);
             EmitExecutedSoFar(depthLimitPc);
-            il.Emit(OpCodes.Ldc_I4, depthLimitPc);
+            I4(depthLimitPc);
             il.Emit(OpCodes.Ldloc, _maxDepth);
             il.Emit(OpCodes.Call, DepthFault);
             il.Emit(OpCodes.Throw);
@@ -962,7 +1008,7 @@ internal sealed class IlCompiler
         il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Dup);
         il.Emit(OpCodes.Stloc, _depth);
-        il.Emit(OpCodes.Ldc_I4, FrameBytes);
+        I4(FrameBytes);
         il.Emit(OpCodes.Mul);
         il.Emit(OpCodes.Conv_U8);
         il.Emit(OpCodes.Ldloc, _frames);
@@ -971,14 +1017,14 @@ internal sealed class IlCompiler
         for (int i = 0; i < 5; i++)
         {
             il.Emit(OpCodes.Ldloc, _frame);
-            if (i > 0) { il.Emit(OpCodes.Ldc_I8, (long)(i * 8)); il.Emit(OpCodes.Add); }
+            if (i > 0) { I8((long)(i * 8)); il.Emit(OpCodes.Add); }
             il.Emit(OpCodes.Conv_U);
             il.Emit(OpCodes.Ldind_I8);
             St(6 + i);
         }
         if (_checked) EmitFrameChanged();
         il.Emit(OpCodes.Ldloc, _frame);
-        il.Emit(OpCodes.Ldc_I8, 40L);
+        I8(40L);
         il.Emit(OpCodes.Add);
         il.Emit(OpCodes.Conv_U);
         il.Emit(OpCodes.Ldind_I8);
@@ -998,7 +1044,7 @@ internal sealed class IlCompiler
     {
         var il = _il;
         Ld(10);
-        il.Emit(OpCodes.Ldc_I8, (long)RunContext.FrameSize);
+        I8((long)RunContext.FrameSize);
         il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Dup);
         il.Emit(OpCodes.Stloc, _stackLow);

@@ -41,6 +41,19 @@ internal static unsafe class JitRuntime
         return new HotRegion(stackLow, context.StackTop - stackLow);
     }
 
+    /// <summary>Slow path of access site <paramref name="site"/> (see <see cref="Resolve"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static HotRegion ResolveSite(JitClosure closure, RunContext context, ulong address, int site, ulong stackLow, long start, long budget)
+    {
+        var s = closure.Sites[site];
+        return Resolve(context, address, s.Size, s.Write, s.Pc, stackLow, closure.Counting ? start - budget - s.After : 0);
+    }
+
+    /// <summary>The budget ran out in the block at <paramref name="blockStart"/>; <paramref name="budget"/> is already reduced by the block's length.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Exception BudgetExhaustedAt(JitClosure closure, RunContext context, long start, int blockStart, long budget) =>
+        BudgetExhausted(closure, context, start, blockStart, Math.Max(0, budget + closure.BlockLength[blockStart]));
+
     /// <summary>The budget ran out before instruction <paramref name="index"/> (counted in instructions) of the block at <paramref name="blockStart"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static Exception BudgetExhausted(JitClosure closure, RunContext context, long start, int blockStart, long index)
@@ -132,9 +145,19 @@ internal static unsafe class JitRuntime
     public static string AtomicMethodName(OpInfo row) => $"Atomic{row.Atomic}{(row.Size == 8 ? 64 : 32)}";
 }
 
+/// <summary>A checked memory access: its pc, size, kind, and the instructions after it in its block.</summary>
+internal readonly record struct MemorySite(int Pc, int Size, bool Write, int After);
+
 /// <summary>What compiled code reaches through its first argument: resolved helpers and the program.</summary>
-internal sealed class JitClosure(Instruction[] code, HelperTable table, HelperFunction[] helpers, object?[] helperTargets)
+internal sealed class JitClosure(Instruction[] code, HelperTable table, HelperFunction[] helpers, object?[] helperTargets,
+    MemorySite[] sites, int[] blockLength, bool counting)
 {
+    /// <summary>Checked memory accesses, by site index.</summary>
+    public readonly MemorySite[] Sites = sites;
+    /// <summary>Instructions in the block starting at each leader pc.</summary>
+    public readonly int[] BlockLength = blockLength;
+    /// <summary>Whether the program counts instructions.</summary>
+    public readonly bool Counting = counting;
     /// <summary>The decoded program (for mapping a budget fault to its pc).</summary>
     public readonly Instruction[] Code = code;
     /// <summary>The helper table callx consults at run time.</summary>
