@@ -28,13 +28,24 @@ public sealed unsafe class DifferentialTests(ITestOutputHelper output) : IDispos
         int trustedRuns = 0;
         long instructions = 0;
         var started = System.Diagnostics.Stopwatch.StartNew();
+        // Long runs set BPFSHARP_DIFF_KEEPGOING=1 to count every mismatch instead of stopping at the first.
+        bool keepGoing = Environment.GetEnvironmentVariable("BPFSHARP_DIFF_KEEPGOING") == "1";
+        var failures = new List<string>();
         for (int seed = firstSeed; seed < firstSeed + count; seed++)
         {
             var program = new RandomProgramGenerator(seed).Generate();
             instructions += program.Count;
             var result = _harness.Compare(program, seed);
             if (result.Mismatch is not null)
-                Assert.Fail($"seed {seed}: {result.Mismatch}\n{ConformanceDisassembler.Disassemble(program)}");
+            {
+                // Same process, same addresses: does it repeat?
+                string again = _harness.Compare(program, seed).Mismatch is null ? "did not repeat on a second run" : "repeated on a second run";
+                string message = $"seed {seed}: {result.Mismatch} ({again})";
+                if (!keepGoing) Assert.Fail($"{message}\n{ConformanceDisassembler.Disassemble(program)}");
+                failures.Add(message);
+                Console.WriteLine(message);
+                continue;
+            }
             string key = result.Reference.Fault?.Kind.ToString() ?? (result.Reference.Other is not null ? "helper exception" : "returned");
             outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
             if (result.TrustedCompared) trustedRuns++;
@@ -43,8 +54,10 @@ public sealed unsafe class DifferentialTests(ITestOutputHelper output) : IDispos
         summary.Append($"{count} programs (seeds {firstSeed}..{firstSeed + count - 1}, {instructions} slots) in {started.Elapsed.TotalSeconds:F1} s; ");
         summary.Append($"trusted mode also compared on {trustedRuns}; outcomes: ");
         summary.AppendJoin(", ", outcomes.Select(kv => $"{kv.Key} {kv.Value}"));
+        summary.Append($"; mismatches: {failures.Count}");
         output.WriteLine(summary.ToString());
         Console.WriteLine(summary.ToString());
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
         if (count >= 2000)
         {
             // The generator must reach every way a run can end, or the comparison proves less than it claims.
