@@ -18,7 +18,7 @@ public static class BpfJit
     {
         ArgumentNullException.ThrowIfNull(program);
         options ??= JitOptions.Default;
-        if (options.Mode == JitMode.Checked && !options.CountInstructions && Environment.GetEnvironmentVariable("BPFSHARP_EXPERIMENT") is null)
+        if (options.Mode == JitMode.Checked && !options.CountInstructions)
             throw new ArgumentException("checked mode always counts instructions (the budget is part of its safety)", nameof(options));
         var stopwatch = Stopwatch.StartNew();
         var compiler = new IlCompiler(program, helpers ?? new HelperTable(), options);
