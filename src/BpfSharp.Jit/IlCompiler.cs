@@ -65,7 +65,7 @@ internal sealed class IlCompiler
     private LocalBuilder[] _r = null!;
     private LocalBuilder _budget = null!, _start = null!, _stackLow = null!, _stackLen = null!, _stackTop = null!;
     private LocalBuilder _hotReadStart = null!, _hotReadLen = null!, _hotWriteStart = null!, _hotWriteLen = null!;
-    private LocalBuilder _addr = null!, _hot = null!, _tmp = null!;
+    private LocalBuilder _addr = null!, _hot = null!, _tmp = null!, _divA = null!, _divB = null!;
     private LocalBuilder _depth = null!, _maxDepth = null!, _frames = null!, _frame = null!;
     private readonly List<Action> _deferred = [];
     private readonly List<MemorySite> _sites = [];
@@ -199,6 +199,8 @@ internal sealed class IlCompiler
         _addr = il.DeclareLocal(typeof(ulong));
         _hot = il.DeclareLocal(typeof(HotRegion));
         _tmp = il.DeclareLocal(typeof(long));
+        _divA = il.DeclareLocal(typeof(ulong));
+        _divB = il.DeclareLocal(typeof(ulong));
         _site = il.DeclareLocal(typeof(int));
         _coldBlock = il.DeclareLocal(typeof(int));
         _slowRead = il.DefineLabel();
@@ -638,8 +640,17 @@ internal sealed class IlCompiler
             case AluOp.Div or AluOp.Mod or AluOp.SDiv or AluOp.SMod:
                 if (row.RegisterSource)
                 {
-                    Ld(dst);
+                    // Pass the low halves through temporaries: RyuJIT (10.0.12) was seen to reuse the register of
+                    // a (uint) cast of an eBPF register local, inside the inlined helper, as the full register later.
+                    Dst32(ins);
+                    il.Emit(OpCodes.Conv_U8);
+                    il.Emit(OpCodes.Stloc, _divA);
                     Ld(ins.Src);
+                    il.Emit(OpCodes.Conv_U4);
+                    il.Emit(OpCodes.Conv_U8);
+                    il.Emit(OpCodes.Stloc, _divB);
+                    il.Emit(OpCodes.Ldloc, _divA);
+                    il.Emit(OpCodes.Ldloc, _divB);
                     il.Emit(OpCodes.Call, typeof(AluSemantics).GetMethod(row.Alu + "32")!);
                     St(dst);
                     return;

@@ -76,8 +76,8 @@ internal sealed unsafe class DifferentialHarness : IDisposable
     private readonly byte* _readOnly;
     private readonly byte* _granted;
     private readonly byte* _packet;
-    private readonly RunContext[] _contexts = [new(1), new(2), new(3), new(8)];
-    private readonly HelperTable _helpers;
+    internal readonly RunContext[] _contexts = [new(1), new(2), new(3), new(8)];
+    internal readonly HelperTable _helpers;
 
     public DifferentialHarness()
     {
@@ -112,6 +112,8 @@ internal sealed unsafe class DifferentialHarness : IDisposable
 
     public sealed record Comparison(Outcome Reference, string? Mismatch, bool TrustedCompared);
 
+    public Action<string>? Trace { get; set; }
+
     public Comparison Compare(BpfProgram program, int seed)
     {
         var rng = new Random(seed * 7919);
@@ -120,6 +122,7 @@ internal sealed unsafe class DifferentialHarness : IDisposable
         int memorySeed = rng.Next();
 
         var reference = Run(new Interpreter(program, _helpers), context, budget, memorySeed);
+        Trace?.Invoke($"interpreter: {reference.Describe()}");
         var checkedJit = Run(BpfJit.Compile(program, _helpers, JitOptions.Default), context, budget, memorySeed);
         string? mismatch = Diff("checked JIT", reference, checkedJit, compareCount: true);
         if (mismatch is not null) return new Comparison(reference, mismatch, false);
@@ -127,6 +130,7 @@ internal sealed unsafe class DifferentialHarness : IDisposable
         // Trusted mode has no checks: only programs whose every access was in bounds may run in it.
         if (reference.Fault?.Kind is BpfFaultKind.OutOfBounds or BpfFaultKind.ReadOnlyWrite)
             return new Comparison(reference, null, false);
+        Trace?.Invoke("running trusted");
         var trusted = Run(BpfJit.Compile(program, _helpers, JitOptions.Default with { Mode = JitMode.Trusted }), context, budget, memorySeed);
         mismatch = Diff("trusted JIT", reference, trusted, compareCount: true);
         if (mismatch is null && reference.Fault?.Kind != BpfFaultKind.BudgetExceeded)
@@ -149,7 +153,7 @@ internal sealed unsafe class DifferentialHarness : IDisposable
         return null;
     }
 
-    private Outcome Run(IBpfExecutable engine, RunContext context, long budget, int memorySeed)
+    internal Outcome Run(IBpfExecutable engine, RunContext context, long budget, int memorySeed)
     {
         var fill = new Random(memorySeed);
         fill.NextBytes(new Span<byte>(_writable, RandomProgramGenerator.WritableLength));
