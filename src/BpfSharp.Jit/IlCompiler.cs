@@ -831,10 +831,35 @@ internal sealed class IlCompiler
     {
         var il = _il;
         EmitAddress(pc, ins.Dst, ins.Offset, row.Size, write: true);
-        il.Emit(OpCodes.Ldloc, _addr);
-        Ld(ins.Src);
-        if (row.Atomic == AtomicOp.CmpXchg) Ld(0);
-        il.Emit(OpCodes.Call, typeof(JitRuntime).GetMethod(JitRuntime.AtomicMethodName(row))!);
+        if (row.Size == 8)
+        {
+            il.Emit(OpCodes.Ldloc, _addr);
+            Ld(ins.Src);
+            if (row.Atomic == AtomicOp.CmpXchg) Ld(0);
+            il.Emit(OpCodes.Call, typeof(JitRuntime).GetMethod(JitRuntime.AtomicMethodName(row))!);
+        }
+        else
+        {
+            // 32-bit operands go in zero-extended through temporaries: RyuJIT (10.0.12) loads the comparand of
+            // a 32-bit CompareExchange with a 64-bit move, and a successful lock cmpxchg leaves rax's upper half.
+            Ld(ins.Src);
+            il.Emit(OpCodes.Conv_U4);
+            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Stloc, _divA);
+            if (row.Atomic == AtomicOp.CmpXchg)
+            {
+                Ld(0);
+                il.Emit(OpCodes.Conv_U4);
+                il.Emit(OpCodes.Conv_U8);
+                il.Emit(OpCodes.Stloc, _divB);
+            }
+            il.Emit(OpCodes.Ldloc, _addr);
+            il.Emit(OpCodes.Ldloc, _divA);
+            if (row.Atomic == AtomicOp.CmpXchg) il.Emit(OpCodes.Ldloc, _divB);
+            il.Emit(OpCodes.Call, typeof(JitRuntime).GetMethod(JitRuntime.AtomicMethodName(row))!);
+            il.Emit(OpCodes.Conv_U4);
+            il.Emit(OpCodes.Conv_U8);
+        }
         if (row.Atomic == AtomicOp.CmpXchg) St(0);
         else if (row.Fetch) St(ins.Src);
         else il.Emit(OpCodes.Pop);
