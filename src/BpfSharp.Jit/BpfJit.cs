@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using BpfSharp.Isa;
+using BpfSharp.Runtime;
+
+namespace BpfSharp.Jit;
+
+/// <summary>
+/// Compiles eBPF programs to .NET IL (one <see cref="System.Reflection.Emit.DynamicMethod"/> per program), which
+/// RyuJIT turns into native code with full optimisation straight away (dynamic methods are not tiered).
+/// </summary>
+public static class BpfJit
+{
+    /// <summary>
+    /// Compiles a program. Helper ids are resolved now: an id with no registered helper throws
+    /// <see cref="BpfLoadException"/> naming the instruction. callx ids are looked up in <paramref name="helpers"/> at run time.
+    /// </summary>
+    public static JitProgram Compile(BpfProgram program, HelperTable? helpers = null, JitOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        options ??= JitOptions.Default;
+        if (options.Mode == JitMode.Checked && !options.CountInstructions)
+            throw new ArgumentException("checked mode always counts instructions (the budget is part of its safety)", nameof(options));
+        var stopwatch = Stopwatch.StartNew();
+        var compiler = new IlCompiler(program, helpers ?? new HelperTable(), options);
+        var (entry, _) = compiler.Compile(program.Name);
+        if (options.CompileEagerly) entry(null, 0, 0);   // the dry call: RyuJIT compiles now
+        stopwatch.Stop();
+        return new JitProgram(program, options, entry, stopwatch.Elapsed, compiler.IlSize);
+    }
+}
+
+/// <summary>A program compiled by <see cref="BpfJit"/>: a drop-in replacement for the <see cref="Interpreter"/>.</summary>
+public sealed class JitProgram : IBpfExecutable
+{
+    private readonly JitEntry _entry;
+
+    internal JitProgram(BpfProgram program, JitOptions options, JitEntry entry, TimeSpan compileTime, int ilSize)
+    {
+        Program = program;
+        Options = options;
+        _entry = entry;
+        CompileTime = compileTime;
+        IlSize = ilSize;
+    }
+
+    /// <inheritdoc/>
+    public BpfProgram Program { get; }
+
+    /// <summary>The options the program was compiled with.</summary>
+    public JitOptions Options { get; }
+
+    /// <summary>Time spent compiling: IL generation, plus RyuJIT when <see cref="JitOptions.CompileEagerly"/> was set.</summary>
+    public TimeSpan CompileTime { get; }
+
+    /// <summary>Size of the generated IL in bytes.</summary>
+    public int IlSize { get; }
+
+    /// <inheritdoc/>
+    public ulong Run(RunContext context, ulong r1, ulong r2 = 0)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return _entry(context, r1, r2);
+    }
+}
