@@ -14,6 +14,10 @@ public class ConformancePluginTests
     [MemberData(nameof(Cases))]
     public void Plugin_interpreter_passes(string name) => RunThroughPlugin(name, "--interpreter");
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Plugin_jit_passes(string name) => RunThroughPlugin(name, "--jit");
+
     private static void RunThroughPlugin(string name, string engineFlag)
     {
         var test = ConformanceCases.Load(name);

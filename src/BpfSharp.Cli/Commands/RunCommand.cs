@@ -14,7 +14,11 @@ internal static class RunCommand
     {
         var file = new Argument<string>("FILE") { Description = "raw bytecode (.bin), assembler text, or a conformance .data file" };
         var mem = new Option<string?>("--mem") { Description = "file of hex bytes given to the program as memory (r1 = address, r2 = length)" };
-        var engine = new Option<string>("--engine") { Description = "interpreter or jit", DefaultValueFactory = _ => "interpreter" };
+        var engine = new Option<string>("--engine")
+        {
+            Description = "interpreter, jit (checked), jit-trusted (no memory checks: trusted programs only), or auto: the JIT when the program runs more than 4 times",
+            DefaultValueFactory = _ => "auto",
+        };
         var json = new Option<bool>("--json") { Description = "print a JSON object (retval, ns_per_run, ...)" };
         var repeat = new Option<int>("--repeat") { Description = "run N times and report the mean time", DefaultValueFactory = _ => 1 };
         var syntax = new Option<string?>("--syntax") { Description = "assembler syntax of FILE (default: detected)" };
@@ -32,8 +36,9 @@ internal static class RunCommand
             {
                 int times = parse.GetValue(repeat);
                 if (times < 1) throw new CliError("--repeat must be at least 1");
-                return ObjectRunner.Run(path, parse.GetValue(program), parse.GetValue(data) ?? [], times, parse.GetValue(json),
-                    parse.GetValue(maps), parse.GetValue(engine)!);
+                var packets = parse.GetValue(data) ?? [];
+                return ObjectRunner.Run(path, parse.GetValue(program), packets, times, parse.GetValue(json),
+                    parse.GetValue(maps), Engines.Resolve(parse.GetValue(engine)!, times * Math.Max(packets.Length, 1)));
             }
             var (bytecode, dataMemory) = ProgramInput.Load(path, ProgramInput.ParseSyntax(parse.GetValue(syntax)));
             byte[] memory = parse.GetValue(mem) is { } memPath
@@ -41,7 +46,7 @@ internal static class RunCommand
                 : dataMemory;
             int n = parse.GetValue(repeat);
             if (n < 1) throw new CliError("--repeat must be at least 1");
-            string engineName = parse.GetValue(engine)!;
+            string engineName = Engines.Resolve(parse.GetValue(engine)!, n);
             var executable = Engines.Create(engineName, bytecode, ConformanceRunner.Helpers());
             var (retval, nsPerRun, insns) = Execute(executable, memory, n);
             if (parse.GetValue(json))
