@@ -17,8 +17,12 @@ public sealed unsafe class PacketContext : IDisposable
     public const int MinimumLength = 14;
 
     private readonly int _bufferSize;
+    private readonly MemoryRegion[] _regions = new MemoryRegion[3];
+    private readonly int[] _pointerOffsets;   // runtime offsets of data, data_end, data_meta (-1: absent)
+    private readonly int[] _uapiOffsets;
     private byte* _buffer;
     private byte* _ctx;
+    private ulong _data, _dataEnd, _dataMeta;
 
     /// <summary>Creates a context for packets of up to <paramref name="maxPacketLength"/> bytes (plus tailroom).</summary>
     public PacketContext(ContextLayout layout, int maxPacketLength = 4096, int tailroom = 256)
@@ -31,6 +35,14 @@ public sealed unsafe class PacketContext : IDisposable
         _ctx = (byte*)NativeMemory.AlignedAlloc((nuint)layout.RuntimeSize, 64);
         NativeMemory.Clear(_buffer, (nuint)_bufferSize);
         NativeMemory.Clear(_ctx, (nuint)layout.RuntimeSize);
+        _pointerOffsets = [-1, -1, -1];
+        _uapiOffsets = [-1, -1, -1];
+        foreach (var f in layout.PointerFields)
+        {
+            int slot = f.Name switch { "data" => 0, "data_end" => 1, _ => 2 };
+            _pointerOffsets[slot] = f.RuntimeOffset;
+            _uapiOffsets[slot] = f.UapiOffset;
+        }
     }
 
     /// <summary>The context layout (XDP or socket buffer).</summary>
@@ -43,13 +55,13 @@ public sealed unsafe class PacketContext : IDisposable
     public ulong ContextAddress => (ulong)_ctx;
 
     /// <summary>Address of the first packet byte.</summary>
-    public ulong Data => ReadPointer("data");
+    public ulong Data => _data;
 
     /// <summary>One past the last packet byte.</summary>
-    public ulong DataEnd => ReadPointer("data_end");
+    public ulong DataEnd => _dataEnd;
 
     /// <summary>Start of the metadata area before the packet (equal to <see cref="Data"/> when empty).</summary>
-    public ulong DataMeta => ReadPointer("data_meta");
+    public ulong DataMeta => _dataMeta;
 
     /// <summary>The packet as the program left it.</summary>
     public ReadOnlySpan<byte> Packet => new((void*)Data, (int)(DataEnd - Data));
@@ -90,12 +102,10 @@ public sealed unsafe class PacketContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(run);
         run.HostState = this;
-        run.SetRegions(
-        [
-            new MemoryRegion((ulong)_ctx, (ulong)Layout.UapiSize, RegionKind.Context, Layout.UapiWritable),
-            new MemoryRegion((ulong)_ctx + (ulong)Layout.UapiSize, (ulong)(Layout.RuntimeSize - Layout.UapiSize), RegionKind.Context, false),
-            PacketRegion(),
-        ]);
+        _regions[0] = new MemoryRegion((ulong)_ctx, (ulong)Layout.UapiSize, RegionKind.Context, Layout.UapiWritable);
+        _regions[1] = new MemoryRegion((ulong)_ctx + (ulong)Layout.UapiSize, (ulong)(Layout.RuntimeSize - Layout.UapiSize), RegionKind.Context, false);
+        _regions[2] = PacketRegion();
+        run.SetRegions(_regions);
         run.PacketStart = Data;
         run.PacketLength = DataEnd - Data;
     }
@@ -147,20 +157,20 @@ public sealed unsafe class PacketContext : IDisposable
 
     private void SetPointers(ulong data, ulong dataEnd, ulong dataMeta)
     {
-        foreach (var f in Layout.PointerFields)
-        {
-            ulong value = f.Name switch { "data" => data, "data_end" => dataEnd, _ => dataMeta };
-            Unsafe.WriteUnaligned(_ctx + f.RuntimeOffset, value);
-            // The uapi copy holds the low bits, as a 32-bit read of the kernel's field would.
-            Unsafe.WriteUnaligned(_ctx + f.UapiOffset, (uint)value);
-        }
+        _data = data;
+        _dataEnd = dataEnd;
+        _dataMeta = dataMeta;
+        Write(0, data);
+        Write(1, dataEnd);
+        Write(2, dataMeta);
     }
 
-    private ulong ReadPointer(string name)
+    private void Write(int slot, ulong value)
     {
-        foreach (var f in Layout.PointerFields)
-            if (f.Name == name) return Unsafe.ReadUnaligned<ulong>(_ctx + f.RuntimeOffset);
-        return 0;
+        if (_pointerOffsets[slot] < 0) return;
+        Unsafe.WriteUnaligned(_ctx + _pointerOffsets[slot], value);
+        // The uapi copy holds the low bits, as a 32-bit read of the kernel's field would.
+        Unsafe.WriteUnaligned(_ctx + _uapiOffsets[slot], (uint)value);
     }
 
     /// <summary>Frees the native memory.</summary>
