@@ -810,8 +810,12 @@ public static class CbpfOptimizer
                 var order = TopoOrder();
                 var entry = ComputeEntryStates(order);
                 bool changed = ThreadJumps(order, entry);
-                order = TopoOrder();
-                entry = ComputeEntryStates(order);
+                if (changed)
+                {
+                    // The graph moved: recompute. Otherwise the order and states just computed are still exact.
+                    order = TopoOrder();
+                    entry = ComputeEntryStates(order);
+                }
                 SimplifyBlocks(order, entry);
                 order = TopoOrder();
                 DeadStores(order);

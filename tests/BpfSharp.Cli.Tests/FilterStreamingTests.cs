@@ -9,6 +9,12 @@ using Xunit.Abstractions;
 namespace BpfSharp.Cli.Tests;
 
 /// <summary>Big capture files are streamed: memory stays flat however large the file is.</summary>
+/// <remarks>
+/// Manual 1 GB run (2026-11-22, this 2-core VM under load ~20, file in page cache): a 1,073,743,314-byte pcap of
+/// 701,793 frames of 1514 bytes, <c>bpfsharp filter -r big1g.pcap udp port 53</c> (Debug build): 702 matches,
+/// 1.84 s wall, maximum resident set 42,024 KB (<c>/usr/bin/time -v</c>) — the same ~40 MB this 200 MB test sees.
+/// Under a terminal (<c>script -qc</c>) the Spectre progress bar advanced to 100% at ~570 MB/s.
+/// </remarks>
 public class FilterStreamingTests
 {
     private const long TargetBytes = 200L << 20;
