@@ -42,6 +42,45 @@ public static class CbpfOptimizer
         return p[^1].Class != Bpf.RET;
     }
 
+    /// <summary>Two blocks are interchangeable when they run the same statements and jump the same way to the
+    /// same successor objects.</summary>
+    private sealed class BlockShapeComparer : IEqualityComparer<OBlock>
+    {
+        public static readonly BlockShapeComparer Instance = new();
+
+        public bool Equals(OBlock? x, OBlock? y)
+        {
+            if (ReferenceEquals(x, y))
+                return true;
+            if (x is null || y is null || x.Code != y.Code || x.K != y.K || x.Stmts.Count != y.Stmts.Count)
+                return false;
+            if (!x.IsRet && (!ReferenceEquals(x.Jt, y.Jt) || !ReferenceEquals(x.Jf, y.Jf)))
+                return false;
+            for (int i = 0; i < x.Stmts.Count; i++)
+                if (x.Stmts[i].Code != y.Stmts[i].Code || x.Stmts[i].K != y.Stmts[i].K)
+                    return false;
+            return true;
+        }
+
+        public int GetHashCode(OBlock b)
+        {
+            var h = new HashCode();
+            h.Add(b.Code);
+            h.Add(b.K);
+            foreach (var insn in b.Stmts)
+            {
+                h.Add(insn.Code);
+                h.Add(insn.K);
+            }
+            if (!b.IsRet)
+            {
+                h.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(b.Jt!));
+                h.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(b.Jf!));
+            }
+            return h.ToHashCode();
+        }
+    }
+
     private sealed class OBlock
     {
         public readonly List<CbpfInstruction> Stmts = new();
@@ -50,6 +89,7 @@ public static class CbpfOptimizer
         public OBlock? Jt, Jf;
         public int Start;
         public int Order;
+        public int Visited;
         public int JumpIndex = -1;
         public bool IsRet => Bpf.Class(Code) == Bpf.RET;
         public bool IsUncond => !IsRet && Bpf.Op(Code) == Bpf.JA;
@@ -82,7 +122,13 @@ public static class CbpfOptimizer
         }
 
         private int Const(uint k) => V(VKind.Const, k);
-        private int Unknown() => V(VKind.Unknown, ++_unknownSeed);
+        // Unknowns are unique by construction, so they skip the intern table (the optimizer makes many of them).
+        private int Unknown()
+        {
+            int vn = _valueDefs.Count;
+            _valueDefs.Add((VKind.Unknown, ++_unknownSeed, 0, 0));
+            return vn;
+        }
         private bool IsConst(int vn, out uint k)
         {
             var d = _valueDefs[vn];
@@ -163,14 +209,23 @@ public static class CbpfOptimizer
             _root = _blocks[0];
         }
 
+        private int _visitEpoch;
+
         private List<OBlock> TopoOrder()
         {
-            var order = new List<OBlock>();
-            var seen = new HashSet<OBlock>();
+            var order = new List<OBlock>(_blocks.Count);
+            int epoch = ++_visitEpoch; // a block is visited in this walk when its mark equals the epoch
+            Visit(_root);
+            order.Reverse();
+            for (int i = 0; i < order.Count; i++)
+                order[i].Order = i;
+            return order;
+
             void Visit(OBlock b)
             {
-                if (!seen.Add(b))
+                if (b.Visited == epoch)
                     return;
+                b.Visited = epoch;
                 if (!b.IsRet)
                 {
                     Visit(b.Jt!);
@@ -178,11 +233,6 @@ public static class CbpfOptimizer
                 }
                 order.Add(b);
             }
-            Visit(_root);
-            order.Reverse();
-            for (int i = 0; i < order.Count; i++)
-                order[i].Order = i;
-            return order;
         }
 
         // ------------------------------------------------------------ abstract state
@@ -492,13 +542,16 @@ public static class CbpfOptimizer
 
         // ------------------------------------------------------------ passes
 
-        private Dictionary<OBlock, State> ComputeEntryStates(List<OBlock> order)
+        // Per-block data lives in arrays indexed by OBlock.Order (set by the latest TopoOrder): far cheaper than
+        // hashing blocks, and every block reachable from the root has an index.
+        private State?[] ComputeEntryStates(List<OBlock> order)
         {
-            var entry = new Dictionary<OBlock, State>();
-            entry[_root] = Entry();
+            var entry = new State?[order.Count];
+            entry[_root.Order] = Entry();
             foreach (var b in order)
             {
-                if (!entry.TryGetValue(b, out var s) || b.IsRet)
+                var s = entry[b.Order];
+                if (s is null || b.IsRet)
                     continue;
                 var exit = ExitState(s, b);
                 Propagate(b.Jt!, exit, b, true);
@@ -512,18 +565,20 @@ public static class CbpfOptimizer
                 var st = exit.Clone();
                 if (!from.IsUncond)
                     Learn(st, from.Code, from.K, outcome);
-                entry[target] = entry.TryGetValue(target, out var old) ? Meet(old, st) : st;
+                var old = entry[target.Order];
+                entry[target.Order] = old is null ? st : Meet(old, st);
             }
         }
 
-        private bool ThreadJumps(List<OBlock> order, Dictionary<OBlock, State> entry)
+        private bool ThreadJumps(List<OBlock> order, State?[] entry)
         {
             bool changed = false;
-            var liveIn = new Dictionary<OBlock, int>();
+            var liveIn = new int[order.Count];
+            Array.Fill(liveIn, ~0);
             for (int i = order.Count - 1; i >= 0; i--)
             {
                 var b = order[i];
-                if (!b.IsRet && entry.TryGetValue(b, out var s))
+                if (!b.IsRet && entry[b.Order] is { } s)
                 {
                     var exit = ExitState(s, b);
                     for (int side = 0; side < 2; side++)
@@ -552,7 +607,7 @@ public static class CbpfOptimizer
                             target = d.Value ? target.Jt! : target.Jf!;
                             // Skipping to here is sound only if every register the target reads holds the value it
                             // would have had after running the skipped blocks.
-                            int live = liveIn.GetValueOrDefault(target, ~0);
+                            int live = liveIn[target.Order];
                             bool same = true;
                             for (int r = 0; r < RegM + Bpf.MemWords && same; r++)
                                 if ((live & (1 << r)) != 0 && ValueOf(st, r) != ValueOf(edge, r))
@@ -569,16 +624,16 @@ public static class CbpfOptimizer
                         }
                     }
                 }
-                liveIn[b] = LiveIn(b, liveIn);
+                liveIn[b.Order] = LiveIn(b, liveIn);
             }
             return changed;
         }
 
-        private static int LiveIn(OBlock b, Dictionary<OBlock, int> liveIn)
+        private static int LiveIn(OBlock b, int[] liveIn)
         {
             int live = JumpUses(b);
             if (!b.IsRet)
-                live |= liveIn.GetValueOrDefault(b.Jt!, ~0) | liveIn.GetValueOrDefault(b.Jf!, ~0);
+                live |= liveIn[b.Jt!.Order] | liveIn[b.Jf!.Order];
             for (int j = b.Stmts.Count - 1; j >= 0; j--)
             {
                 var (uses, def) = UseDef(b.Stmts[j]);
@@ -589,11 +644,11 @@ public static class CbpfOptimizer
             return live;
         }
 
-        private void SimplifyBlocks(List<OBlock> order, Dictionary<OBlock, State> entry)
+        private void SimplifyBlocks(List<OBlock> order, State?[] entry)
         {
             foreach (var b in order)
             {
-                if (!entry.TryGetValue(b, out var s))
+                if (entry[b.Order] is not { } s)
                     continue;
                 var st = s.Clone();
                 var kept = new List<CbpfInstruction>(b.Stmts.Count);
@@ -673,15 +728,15 @@ public static class CbpfOptimizer
 
         private static void DeadStores(List<OBlock> order)
         {
-            var liveIn = new Dictionary<OBlock, int>();
+            var liveIn = new int[order.Count];
             for (int i = order.Count - 1; i >= 0; i--)
             {
                 var b = order[i];
                 int live = JumpUses(b);
                 if (!b.IsRet)
                 {
-                    live |= liveIn.GetValueOrDefault(b.Jt!);
-                    live |= liveIn.GetValueOrDefault(b.Jf!);
+                    live |= liveIn[b.Jt!.Order];
+                    live |= liveIn[b.Jf!.Order];
                 }
                 var kept = new List<CbpfInstruction>(b.Stmts.Count);
                 for (int j = b.Stmts.Count - 1; j >= 0; j--)
@@ -699,7 +754,7 @@ public static class CbpfOptimizer
                 kept.Reverse();
                 b.Stmts.Clear();
                 b.Stmts.AddRange(kept);
-                liveIn[b] = live;
+                liveIn[b.Order] = live;
             }
         }
 
@@ -729,24 +784,22 @@ public static class CbpfOptimizer
 
         private void MergeDuplicates(List<OBlock> order)
         {
-            var canon = new Dictionary<string, OBlock>();
-            var replace = new Dictionary<OBlock, OBlock>();
+            var canon = new Dictionary<OBlock, OBlock>(BlockShapeComparer.Instance);
+            var replace = new OBlock?[order.Count];
             for (int i = order.Count - 1; i >= 0; i--)
             {
                 var b = order[i];
                 if (!b.IsRet)
                 {
-                    b.Jt = replace.GetValueOrDefault(b.Jt!, b.Jt!);
-                    b.Jf = replace.GetValueOrDefault(b.Jf!, b.Jf!);
+                    b.Jt = replace[b.Jt!.Order] ?? b.Jt;
+                    b.Jf = replace[b.Jf!.Order] ?? b.Jf;
                 }
-                var key = string.Join(",", b.Stmts.Select(s => $"{s.Code}:{s.K}")) + $"|{b.Code}:{b.K}|" +
-                    (b.IsRet ? "" : $"{b.Jt!.GetHashCode()}:{b.Jf!.GetHashCode()}");
-                if (canon.TryGetValue(key, out var existing))
-                    replace[b] = existing;
+                if (canon.TryGetValue(b, out var existing))
+                    replace[i] = existing;
                 else
-                    canon[key] = b;
+                    canon[b] = b;
             }
-            _root = replace.GetValueOrDefault(_root, _root);
+            _root = replace[_root.Order] ?? _root;
         }
 
         public CbpfInstruction[] Run()
@@ -757,8 +810,12 @@ public static class CbpfOptimizer
                 var order = TopoOrder();
                 var entry = ComputeEntryStates(order);
                 bool changed = ThreadJumps(order, entry);
-                order = TopoOrder();
-                entry = ComputeEntryStates(order);
+                if (changed)
+                {
+                    // The graph moved: recompute. Otherwise the order and states just computed are still exact.
+                    order = TopoOrder();
+                    entry = ComputeEntryStates(order);
+                }
                 SimplifyBlocks(order, entry);
                 order = TopoOrder();
                 DeadStores(order);

@@ -8,4 +8,5 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ConformancePluginCommand.Create());
 root.Subcommands.Add(MapCommands.Create());
 root.Subcommands.Add(ObjdumpCommand.Create());
+root.Subcommands.Add(FilterCommands.Create());
 return root.Parse(args).Invoke();
