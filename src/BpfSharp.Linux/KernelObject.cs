@@ -44,6 +44,7 @@ public sealed class KernelObject : IDisposable
     private readonly List<KernelMap> _maps = [];
     private readonly List<KernelProgram> _programs = [];
     private readonly List<ProgramSpec> _programSpecs = [];
+    private readonly List<string> _btfFallbacks = [];
 
     private KernelObject(BpfObject obj) => Object = obj;
 
@@ -85,6 +86,12 @@ public sealed class KernelObject : IDisposable
 
     /// <summary>Why the object's BTF is not loaded (kernel's BTF log line), or null.</summary>
     public string? BtfLoadError { get; private set; }
+
+    /// <summary>
+    /// Programs that the kernel refused with the object's func_info/line_info and that were loaded again without
+    /// BTF (name and the kernel's reason). Empty when everything loaded as described.
+    /// </summary>
+    public IReadOnlyList<string> BtfInfoFallbacks => _btfFallbacks;
 
     /// <summary>The kernel maps, in the object's map order (<c>Object.Maps[i]</c> is <c>Maps[i]</c>).</summary>
     public IReadOnlyList<KernelMap> Maps => _maps;
@@ -131,7 +138,8 @@ public sealed class KernelObject : IDisposable
         }
         try
         {
-            Btf = BpfSyscall.BtfLoad(Object.Elf.GetData(section));
+            var raw = Object.Elf.GetData(section);
+            Btf = BpfSyscall.BtfLoad(ObjectBtfFixup.Apply(Object, raw) ?? raw.ToArray());
         }
         catch (BpfException e)
         {
@@ -252,6 +260,7 @@ public sealed class KernelObject : IDisposable
             {
                 // Like libbpf on kernels that dislike the object's func/line info: retry without BTF.
                 program = KernelProgram.Load(code, load with { Btf = null, FuncInfo = default, LineInfo = default });
+                _btfFallbacks.Add($"{spec.Name}: {e.Summary}");
             }
             catch (BpfVerifierException e)
             {

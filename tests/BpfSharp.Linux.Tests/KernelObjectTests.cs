@@ -116,6 +116,21 @@ public class KernelObjectTests(ITestOutputHelper output)
     }
 
     [KernelFact]
+    public void Object_btf_and_line_info_reach_the_kernel_verifier()
+    {
+        var c = Find("flow_counter");
+        if (c is null) return;
+        using var obj = KernelObject.Load(c.ObjectPath, new KernelObjectOptions { LogLevel = 2 });
+        Assert.NotNull(obj.Btf);
+        Assert.Empty(obj.BtfInfoFallbacks);
+        // With line info the verifier log interleaves the C source lines ("; <line>") of the program.
+        string source = File.ReadAllText(Path.Combine(Path.GetDirectoryName(c.ObjectPath)!, "../progs/flow_counter.c"));
+        var commented = obj.Program().VerifierLog.Split('\n').Where(l => l.StartsWith("; ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(commented);
+        Assert.Contains(commented, l => l.Length > 6 && source.Contains(l[2..].Split(" @ ")[0].Trim(), StringComparison.Ordinal));
+    }
+
+    [KernelFact]
     public void Global_data_rodata_is_filled_and_frozen()
     {
         var c = Find("firewall_64");
