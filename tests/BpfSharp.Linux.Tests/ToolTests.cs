@@ -30,3 +30,62 @@ public class ToolTests(ITestOutputHelper output)
         Assert.Equal(uint.Parse(uidLine.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]), seen.Uid);
     }
 }
+
+public class BioLatencyTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Percentiles_interpolate_inside_log2_slots()
+    {
+        // 10 values in [4,8) µs and 10 in [8,16): the median is the top of the first slot, p75 the middle of the second.
+        var counts = new ulong[64];
+        counts[2] = 10;
+        counts[3] = 10;
+        var h = new LatencyHistogram(counts);
+        Assert.Equal(20UL, h.Total);
+        Assert.Equal(8.0, h.Percentile(50), 6);
+        Assert.Equal(12.0, h.Percentile(75), 6);
+        Assert.Equal(16.0, h.Percentile(100), 6);
+        Assert.Equal(0.0, new LatencyHistogram(new ulong[64]).Percentile(99));
+    }
+
+    [KernelFact("tracefs")]
+    public void Biolatency_counts_every_direct_write_we_issue()
+    {
+        if (!Directory.Exists("/sys/kernel/tracing/events/block/block_rq_issue"))
+        {
+            output.WriteLine("SKIP: no block:block_rq_issue tracepoint");
+            return;
+        }
+        string dd = Requirements.FindTool("dd") ?? "/bin/dd";
+        // O_DIRECT needs a real block-backed file system; the test output directory is on the VM disk here.
+        string file = Path.Combine(AppContext.BaseDirectory, $"biolatency-{Environment.ProcessId}.tmp");
+        using var bio = BioLatency.Start();
+        const int writes = 200;
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(dd,
+                $"if=/dev/zero of={file} bs=4096 count={writes} oflag=direct,sync conv=notrunc") { RedirectStandardError = true })!;
+            string err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+            {
+                output.WriteLine("SKIP: dd with O_DIRECT failed here: " + err);
+                return;
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        Thread.Sleep(100);
+        var h = bio.Snapshot();
+        output.WriteLine($"total {h.Total}, p50 {h.Percentile(50):F0} us, p90 {h.Percentile(90):F0} us, p99 {h.Percentile(99):F0} us");
+        for (int k = 0; k < 64; k++)
+            if (h.Counts[k] > 0) output.WriteLine($"[{LatencyHistogram.SlotLow(k)}, {LatencyHistogram.SlotHigh(k)}) us: {h.Counts[k]}");
+        // Each synchronous direct 4 KiB write is at least one request (other system I/O may add more).
+        Assert.True(h.Total >= writes, $"histogram has {h.Total} requests, expected at least {writes}");
+        Assert.True(h.Percentile(50) > 0);
+        bio.Reset();
+        Assert.Equal(0UL, bio.Snapshot().Total);
+    }
+}
