@@ -89,3 +89,58 @@ public class BioLatencyTests(ITestOutputHelper output)
         Assert.Equal(0UL, bio.Snapshot().Total);
     }
 }
+
+public class DdosTests(ITestOutputHelper output)
+{
+    private static int Send(VethPair veth, int count, int gapMs)
+    {
+        // Flood/trickle from namespace B to A's address only; nothing leaves the two namespaces.
+        return NetworkNamespace.Run(veth.NsB, () =>
+        {
+            using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            var to = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(VethPair.AddressA), 9);
+            for (int i = 0; i < count; i++)
+            {
+                s.SendTo(new byte[64], to);
+                if (gapMs > 0) Thread.Sleep(gapMs);
+            }
+            return count;
+        });
+    }
+
+    [KernelFact("netns")]
+    public void Flood_from_one_source_is_detected_and_dropped_while_a_trickle_passes()
+    {
+        using var veth = new VethPair();
+        int ifindex = veth.IfindexA;
+        const ulong limit = 100;
+
+        // Trickle: 20 packets 10 ms apart stay far below 100 per 10 s window.
+        using (var detector = NetworkNamespace.Run(veth.NsA, () => DdosDetector.Start(ifindex, limit, TimeSpan.FromSeconds(10), XdpMode.Generic)))
+        {
+            Send(veth, 20, 10);
+            var stats = detector.Stats();
+            output.WriteLine($"trickle: {stats}");
+            Assert.Equal(0UL, stats.Dropped);
+            Assert.Equal(0UL, stats.Alerts);
+            Assert.True(stats.Passed >= 20, $"passed {stats.Passed}");
+            var source = Assert.Single(detector.Sources(), s => s.Address.ToString() == VethPair.AddressB);
+            Assert.True(source.AverageGapMicroseconds > 1000, $"average gap {source.AverageGapMicroseconds} us for 10 ms spacing");
+        }
+
+        // Flood: 5000 back-to-back packets in one window: everything past the 100th is dropped, one alert.
+        using (var detector = NetworkNamespace.Run(veth.NsA, () => DdosDetector.Start(ifindex, limit, TimeSpan.FromSeconds(10), XdpMode.Generic)))
+        {
+            const int flood = 5000;
+            Send(veth, flood, 0);
+            var stats = detector.Stats();
+            var source = Assert.Single(detector.Sources(), s => s.Address.ToString() == VethPair.AddressB);
+            output.WriteLine($"flood: {stats}; source {source}");
+            Assert.Equal(1UL, source.Alerts);
+            Assert.Equal(1UL, stats.Alerts);
+            // The first `limit` packets of the window pass (ARP is not IPv4 and is not counted per source).
+            Assert.Equal((ulong)flood - limit, source.Dropped);
+            Assert.Equal(source.Dropped, stats.Dropped);
+        }
+    }
+}
