@@ -55,7 +55,7 @@ public sealed class KernelObject : IDisposable
     /// Creates the object's maps and loads its programs into the kernel.
     /// </summary>
     /// <exception cref="BpfVerifierException">A program was rejected; the message names it, <c>Log</c> has the verifier log.</exception>
-    /// <exception cref="BpfNotSupportedException">A program needs CO-RE relocations or extern symbols (not supported yet).</exception>
+    /// <exception cref="NotSupportedException">A program needs CO-RE relocations or extern symbols (not supported yet).</exception>
     /// <exception cref="BpfException">A map could not be created or initialised (the message names the map).</exception>
     public static KernelObject Load(BpfObject obj, KernelObjectOptions? options = null)
     {
@@ -225,11 +225,11 @@ public sealed class KernelObject : IDisposable
         {
             if (options.ProgramNames is not null && !options.ProgramNames.Contains(spec.Name)) continue;
             if (spec.CoreRelocations.Count > 0)
-                throw new BpfNotSupportedException($"program '{spec.Name}'",
-                    $"CO-RE relocations not supported yet by the kernel loader ({spec.CoreRelocations.Count} in the program)");
+                throw new NotSupportedException(
+                    $"{Object.Name}: program '{spec.Name}' ({spec.SectionName}) has {spec.CoreRelocations.Count} CO-RE relocation(s); CO-RE relocations not supported yet by the kernel loader");
             if (spec.ExternReferences.Count > 0)
-                throw new BpfNotSupportedException($"program '{spec.Name}'",
-                    $"extern symbols (kfuncs, __kconfig variables) not supported yet: {string.Join(", ", spec.ExternReferences.Select(e => e.SymbolName).Distinct())}");
+                throw new NotSupportedException(
+                    $"{Object.Name}: program '{spec.Name}' uses extern symbols (kfuncs, __kconfig variables), not supported yet by the kernel loader: {string.Join(", ", spec.ExternReferences.Select(e => e.SymbolName).Distinct())}");
             var code = PatchMapReferences(spec);
             byte[] funcInfo = [], lineInfo = [];
             if (Btf is not null)

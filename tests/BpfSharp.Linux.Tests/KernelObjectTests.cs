@@ -158,3 +158,42 @@ public class KernelObjectTests(ITestOutputHelper output)
         Assert.Contains("flows", e2.Message);
     }
 }
+
+public class KernelObjectCoreTests(ITestOutputHelper output)
+{
+    [KernelFact]
+    public void Programs_with_core_relocations_fail_with_a_clear_not_supported_error()
+    {
+        string? clang = Requirements.FindTool("clang-19") ?? Requirements.FindTool("clang");
+        if (clang is null)
+        {
+            output.WriteLine("SKIP: clang not installed (needed to build a CO-RE object)");
+            return;
+        }
+        string dir = Directory.CreateTempSubdirectory("bpfsharp-core").FullName;
+        try
+        {
+            string c = Path.Combine(dir, "core.c"), o = Path.Combine(dir, "core.o");
+            File.WriteAllText(c, """
+                struct task { int flags; int pid; } __attribute__((preserve_access_index));
+                __attribute__((section("kprobe/do_nanosleep"), used)) int read_pid(struct task *t) { return t->pid; }
+                char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+                """);
+            using (var p = System.Diagnostics.Process.Start(clang, ["-O2", "-g", "-target", "bpf", "-c", c, "-o", o]))
+            {
+                p.WaitForExit();
+                Assert.Equal(0, p.ExitCode);
+            }
+            var obj = BpfObject.Load(o);
+            Assert.NotEmpty(obj.Programs[0].CoreRelocations);   // clang emitted a field-offset relocation
+            var e = Assert.Throws<NotSupportedException>(() => KernelObject.Load(obj));
+            output.WriteLine(e.Message);
+            Assert.Contains("CO-RE relocations not supported yet", e.Message);
+            Assert.Contains("read_pid", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}

@@ -162,7 +162,7 @@ internal static class ToolCommands
                 {
                     throw new CliError(e.Message);
                 }
-                catch (BpfNotSupportedException e)
+                catch (NotSupportedException e)
                 {
                     throw new CliError(e.Message);
                 }
