@@ -9,4 +9,5 @@ root.Subcommands.Add(ConformancePluginCommand.Create());
 root.Subcommands.Add(MapCommands.Create());
 root.Subcommands.Add(ObjdumpCommand.Create());
 root.Subcommands.Add(FilterCommands.Create());
+root.Subcommands.Add(ToolCommands.Create());
 return root.Parse(args).Invoke();

@@ -56,6 +56,14 @@ public sealed record ProgramLoadOptions
     public BtfHandle? Btf { get; init; }
     /// <summary>Device to offload to / bind to (0: none).</summary>
     public uint Ifindex { get; init; }
+    /// <summary>
+    /// Raw <c>bpf_func_info</c> records (8 bytes each: insn_off, type_id) for <see cref="Btf"/>; empty for none.
+    /// </summary>
+    public ReadOnlyMemory<byte> FuncInfo { get; init; }
+    /// <summary>Raw <c>bpf_line_info</c> records (16 bytes each: insn_off, file_name_off, line_off, line_col); empty for none.</summary>
+    public ReadOnlyMemory<byte> LineInfo { get; init; }
+    /// <summary>The <c>kern_version</c> field (only old kprobe programs check it; 0 otherwise).</summary>
+    public uint KernelVersion { get; init; }
 }
 
 /// <summary>Input of BPF_PROG_TEST_RUN.</summary>
@@ -465,6 +473,12 @@ public static unsafe class BpfSyscall
         throw new BpfVerifierException(errno, log, options.Type);
     }
 
+    /// <summary>Size of one <c>bpf_func_info</c> record.</summary>
+    public const int FuncInfoRecordSize = 8;
+
+    /// <summary>Size of one <c>bpf_line_info</c> record.</summary>
+    public const int LineInfoRecordSize = 16;
+
     /// <summary>One BPF_PROG_LOAD attempt; returns the fd or -1 with errno. Grows the log buffer on ENOSPC.</summary>
     internal static int TryProgLoad(ProgramLoadOptions options, ReadOnlySpan<RawInstruction> instructions, uint logLevel, out string log, out int errno)
     {
@@ -483,6 +497,8 @@ public static unsafe class BpfSyscall
                 fixed (RawInstruction* insns = instructions)
                 fixed (byte* lic = license)
                 fixed (byte* lb = logBuf)
+                fixed (byte* fi = options.FuncInfo.Span)
+                fixed (byte* li = options.LineInfo.Span)
                 {
                     var attr = new ProgLoadAttr
                     {
@@ -498,7 +514,20 @@ public static unsafe class BpfSyscall
                         ExpectedAttachType = (uint)(options.ExpectedAttachType ?? DefaultAttachType(options.Type)),
                         AttachBtfId = options.AttachBtfId,
                         ProgBtfFd = hasBtf ? (uint)btf.Fd : 0,
+                        KernVersion = options.KernelVersion,
                     };
+                    if (hasBtf && !options.FuncInfo.IsEmpty)
+                    {
+                        attr.FuncInfoRecSize = FuncInfoRecordSize;
+                        attr.FuncInfo = (ulong)fi;
+                        attr.FuncInfoCnt = (uint)(options.FuncInfo.Length / FuncInfoRecordSize);
+                    }
+                    if (hasBtf && !options.LineInfo.IsEmpty)
+                    {
+                        attr.LineInfoRecSize = LineInfoRecordSize;
+                        attr.LineInfo = (ulong)li;
+                        attr.LineInfoCnt = (uint)(options.LineInfo.Length / LineInfoRecordSize);
+                    }
                     CopyName(attr.ProgName, options.Name);
                     fd = Invoke(BpfCommand.ProgLoad, ref attr, out errno);
                 }

@@ -40,9 +40,16 @@ public sealed class BpfVerifierException : BpfException
 {
     /// <summary>Creates the exception.</summary>
     public BpfVerifierException(int errno, string log, BpfProgramType programType)
-        : base($"BPF_PROG_LOAD of a {programType} program rejected ({Errnos.Name(errno)}): {Summarize(log, errno)}",
+        : this(errno, log, programType, null)
+    {
+    }
+
+    /// <summary>Creates the exception, naming which program (e.g. "obj: program 'xdp_main' (xdp)") was rejected.</summary>
+    public BpfVerifierException(int errno, string log, BpfProgramType programType, string? program)
+        : base($"BPF_PROG_LOAD of {program ?? $"a {programType} program"} rejected ({Errnos.Name(errno)}): {Summarize(log, errno)}",
                "BPF_PROG_LOAD", errno)
     {
+        Program = program;
         Log = log;
         Summary = Summarize(log, errno);
         ProgramType = programType;
@@ -53,6 +60,9 @@ public sealed class BpfVerifierException : BpfException
 
     /// <summary>One line: the last meaningful line(s) of the log, or the errno text if the log is empty.</summary>
     public string Summary { get; }
+
+    /// <summary>Which program was rejected, when the loader knew (object and function name), else null.</summary>
+    public string? Program { get; }
 
     /// <summary>The program type that was being loaded.</summary>
     public BpfProgramType ProgramType { get; }

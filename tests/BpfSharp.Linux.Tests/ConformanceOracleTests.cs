@@ -22,7 +22,7 @@ public class ConformanceOracleTests(ITestOutputHelper output)
             output.WriteLine("SKIP: no conformance data at " + ConformanceCases.Directory);
             return;
         }
-        int total = 0, accepted = 0, agreed = 0, skippedHelper = 0;
+        int total = 0, accepted = 0, agreed = 0, interpreterAgreed = 0, skippedHelper = 0;
         var rejected = new Dictionary<string, List<string>>();
         var disagreements = new List<string>();
         foreach (object[] row in ConformanceCases.Names())
@@ -57,12 +57,27 @@ public class ConformanceOracleTests(ITestOutputHelper output)
                 continue;
             }
             accepted++;
+            // Differential: the userspace interpreter must give the kernel's answer on the same program and memory.
+            ulong interpreted;
+            try
+            {
+                interpreted = BpfSharp.Runtime.ConformanceRunner.Run(ConformanceAssembler.Assemble(file.Asm, name), file.Memory);
+            }
+            catch (Exception e)
+            {
+                disagreements.Add($"{name}: kernel 0x{r.Result:x}, interpreter threw {e.GetType().Name}: {e.Message}");
+                continue;
+            }
+            if (interpreted == r.Result)
+                interpreterAgreed++;
+            else
+                disagreements.Add($"{name}: kernel 0x{r.Result:x}, interpreter 0x{interpreted:x}");
             if (r.Result == file.Result.Value)
                 agreed++;
             else
                 disagreements.Add($"{name}: kernel 0x{r.Result:x}, suite 0x{file.Result.Value:x}");
         }
-        output.WriteLine($"{total} conformance programs (+{skippedHelper} using the suite-only helper): kernel accepted {accepted}, results agree {agreed}");
+        output.WriteLine($"{total} conformance programs (+{skippedHelper} using the suite-only helper): kernel accepted {accepted}, results agree with the suite {agreed}, with the userspace interpreter {interpreterAgreed}");
         foreach (var (reason, names) in rejected.OrderByDescending(kv => kv.Value.Count))
             output.WriteLine($"  rejected x{names.Count}: {reason}  [{string.Join(", ", names.Take(6))}{(names.Count > 6 ? ", ..." : "")}]");
         foreach (string d in disagreements)
