@@ -71,6 +71,8 @@ internal sealed partial class Analyzer
         catch (VerificationFailure failure)
         {
             error = failure.Error;
+            if (_log != null)
+                LogSourceLine(error.Pc);
             _log?.Append(error.Pc).Append(": ").Append(error.Instruction).Append('\n').Append(error.Message).Append('\n');
         }
         _log?.Append(CultureInfo.InvariantCulture,
@@ -131,6 +133,8 @@ internal sealed partial class Analyzer
                 if (++_processed > _options.InstructionLimit)
                     throw Failure(VerifierErrorCode.ProgramTooLarge, pc, $"BPF program is too large. Processed {_processed} insn", state);
                 if (_log != null)
+                    LogSourceLine(pc);
+                if (_log != null)
                     _log.Append(pc).Append(": ").Append(state.Describe()).Append('\n').Append(pc).Append(": ").Append(Format(pc)).Append('\n');
                 _options.StepObserver?.Invoke(pc, state);
                 pc = Step(pc, state, work, ancestors);
@@ -180,7 +184,18 @@ internal sealed partial class Analyzer
 
     private VerificationFailure Failure(VerifierErrorCode code, int pc, string message, AbstractState? state) =>
         new(new VerifierError(code, pc, message, pc < _program.Count ? Format(pc) : "", state?.Describe() ?? "",
-            state == null ? [] : [.. state.Path]));
+            state == null ? [] : [.. state.Path]) { Source = _options.SourceLine?.Invoke(pc) });
+
+    private string? _lastLoggedSource;
+
+    // The kernel prints "; <source line>" whenever the line_info in effect changes along the explored path.
+    private void LogSourceLine(int pc)
+    {
+        if (_options.SourceLine?.Invoke(pc) is not { } source || source == _lastLoggedSource)
+            return;
+        _lastLoggedSource = source;
+        _log!.Append("; ").Append(source).Append('\n');
+    }
 
     /// <summary>Kernel-log style instruction text: <c>(bf) mov r1, r6</c>.</summary>
     private string Format(int pc)
@@ -197,8 +212,8 @@ internal sealed partial class Analyzer
             InstructionKind.Load => $"{info.Mnemonic} r{insn.Dst}, [r{insn.Src}{insn.Offset:+0;-0}]",
             InstructionKind.StoreImm => $"{info.Mnemonic} [r{insn.Dst}{insn.Offset:+0;-0}], {insn.Imm}",
             InstructionKind.StoreReg or InstructionKind.Atomic => $"{info.Mnemonic} [r{insn.Dst}{insn.Offset:+0;-0}], r{insn.Src}",
-            InstructionKind.Call => insn.Op == Op.Call && HelperPrototypes.TryGet(insn.Imm32, out var proto)
-                ? $"call {proto.Name}#{insn.Imm32}" : $"{info.Mnemonic} {insn.Imm}",
+            InstructionKind.Call => insn.Op == Op.Call && HelperPrototypes.Find(insn.Imm32) is { } proto
+                ? $"call bpf_{proto.Name}#{insn.Imm32}" : $"{info.Mnemonic} {insn.Imm}",
             InstructionKind.LoadImm64 => $"{info.Mnemonic} r{insn.Dst}, 0x{insn.Imm:x}",
             _ => info.Mnemonic,
         };
