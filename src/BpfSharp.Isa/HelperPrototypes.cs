@@ -148,7 +148,7 @@ public static class HelperPrototypes
             Int("get_prandom_u32"),
             Int("get_smp_processor_id"),
             Int("get_numa_node_id"),
-            P("trace_printk", HelperReturn.Integer, HelperScope.Any, true, HelperArg.PtrToReadableMem, HelperArg.ConstSize, Any, Any, Any),
+            P("trace_printk", HelperReturn.Integer, HelperScope.Any, true, HelperArg.PtrToReadableMem, HelperArg.ConstSize), // r3-r5: format arguments, unchecked as in the kernel
             Int("snprintf", HelperArg.PtrToUninitMemOrNull, HelperArg.ConstSizeOrZero, HelperArg.PtrToConstStr, HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero),
             Int("strncmp", HelperArg.PtrToReadableMem, HelperArg.ConstSize, HelperArg.PtrToConstStr),
             Int("tail_call", Ctx, Map, Any),

@@ -24,10 +24,16 @@ public enum VerifierMapKind
     StackTrace = 7,
     /// <summary>BPF_MAP_TYPE_DEVMAP.</summary>
     DevMap = 14,
+    /// <summary>BPF_MAP_TYPE_CPUMAP.</summary>
+    CpuMap = 16,
+    /// <summary>BPF_MAP_TYPE_XSKMAP.</summary>
+    XskMap = 17,
     /// <summary>BPF_MAP_TYPE_QUEUE.</summary>
     Queue = 22,
     /// <summary>BPF_MAP_TYPE_STACK.</summary>
     Stack = 23,
+    /// <summary>BPF_MAP_TYPE_DEVMAP_HASH.</summary>
+    DevMapHash = 25,
     /// <summary>BPF_MAP_TYPE_RINGBUF.</summary>
     RingBuf = 27,
 }

@@ -128,7 +128,7 @@ internal sealed partial class Analyzer
             1 or 2 or 3 or 195 => map.Kind is not (VerifierMapKind.RingBuf or VerifierMapKind.PerfEventArray or VerifierMapKind.ProgArray),
             12 => map.Kind == VerifierMapKind.ProgArray,
             25 => map.Kind == VerifierMapKind.PerfEventArray,
-            51 => map.Kind == VerifierMapKind.DevMap,
+            51 => map.Kind is VerifierMapKind.DevMap or VerifierMapKind.CpuMap or VerifierMapKind.XskMap or VerifierMapKind.DevMapHash,
             130 or 131 or 134 => map.Kind == VerifierMapKind.RingBuf,
             87 or 88 or 89 => map.Kind is VerifierMapKind.Queue or VerifierMapKind.Stack,
             27 => map.Kind == VerifierMapKind.StackTrace,

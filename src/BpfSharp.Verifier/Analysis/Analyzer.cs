@@ -66,6 +66,13 @@ internal sealed partial class Analyzer
             var structural = ControlFlow.Check(_program, _options.Privileged, _prunePoints, _options.CodeFragment);
             if (structural is { } s)
                 throw Failure(s.Code, s.Pc, s.Message, null);
+            bool hasLocalCalls = false;
+            for (int i = 0; i < _program.Count && !hasLocalCalls; i++)
+                hasLocalCalls = _program[i].Op == Op.CallLocal;
+            // The soundness property tests observe every explored state, so they need exact pruning.
+            _relevant = _options.StepObserver != null
+                ? AllRelevant(_program.Count)
+                : Relevance.Compute(_program, hasLocalCalls || ProgramTypes.ReturnRange(_options.ProgramType) != null);
             Explore();
         }
         catch (VerificationFailure failure)
@@ -148,12 +155,13 @@ internal sealed partial class Analyzer
             return false;
         foreach (StoredState stored in list)
         {
-            if (!state.IsSubsetOf(stored.State))
+            ushort relevant = _relevant[pc];
+            if (!state.IsSubsetOf(stored.State, relevant))
                 continue;
             if (!IsAncestor(stored, ancestors))
                 return true;
             // Covered by a state on this very path: prune only an exact repeat, which can loop forever.
-            if (stored.State.IsSubsetOf(state))
+            if (stored.State.IsSubsetOf(state, relevant))
                 throw Failure(VerifierErrorCode.InfiniteLoop, pc, $"infinite loop detected at insn {pc}", state);
         }
         return false;
@@ -187,6 +195,14 @@ internal sealed partial class Analyzer
             state == null ? [] : [.. state.Path]) { Source = _options.SourceLine?.Invoke(pc) });
 
     private string? _lastLoggedSource;
+    private ushort[] _relevant = [];
+
+    private static ushort[] AllRelevant(int count)
+    {
+        var all = new ushort[count];
+        Array.Fill(all, (ushort)0xFFFF);
+        return all;
+    }
 
     // The kernel prints "; <source line>" whenever the line_info in effect changes along the explored path.
     private void LogSourceLine(int pc)

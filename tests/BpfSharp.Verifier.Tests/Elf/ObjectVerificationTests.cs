@@ -79,9 +79,9 @@ public sealed class ObjectVerificationTests(ITestOutputHelper output)
             Assert.False(result.Accepted);
             Assert.Equal(VerifierErrorCode.InvalidContextAccess, result.Error!.Code);
             // Line 4 of bad.c holds the faulting load (hand-counted from the source above).
-            Assert.Equal("bad.c:4: return ctx[1000];", result.Error.Source);
-            Assert.Contains("[at bad.c:4: return ctx[1000];]", result.Error.ToString(), StringComparison.Ordinal);
-            Assert.Contains("; bad.c:4: return ctx[1000];\n", result.Log, StringComparison.Ordinal);
+            Assert.Equal($"{c}:4: return ctx[1000];", result.Error.Source);
+            Assert.Contains($"[at {c}:4: return ctx[1000];]", result.Error.ToString(), StringComparison.Ordinal);
+            Assert.Contains($"; {c}:4: return ctx[1000];\n", result.Log, StringComparison.Ordinal);
         }
         finally
         {
