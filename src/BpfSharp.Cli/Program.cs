@@ -7,4 +7,5 @@ root.Subcommands.Add(AsmCommands.Disasm());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ConformancePluginCommand.Create());
 root.Subcommands.Add(MapCommands.Create());
+root.Subcommands.Add(VerifyCommand.Create());
 return root.Parse(args).Invoke();
