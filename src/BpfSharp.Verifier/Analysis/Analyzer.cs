@@ -73,6 +73,7 @@ internal sealed partial class Analyzer
             _relevant = _options.StepObserver != null
                 ? AllRelevant(_program.Count)
                 : Relevance.Compute(_program, hasLocalCalls || ProgramTypes.ReturnRange(_options.ProgramType) != null);
+            _live = _options.StepObserver != null ? AllRelevant(_program.Count) : Relevance.Compute(_program, true, livenessOnly: true);
             Explore();
         }
         catch (VerificationFailure failure)
@@ -155,13 +156,13 @@ internal sealed partial class Analyzer
             return false;
         foreach (StoredState stored in list)
         {
-            ushort relevant = _relevant[pc];
-            if (!state.IsSubsetOf(stored.State, relevant))
+            ushort relevant = _relevant[pc], live = _live[pc];
+            if (!state.IsSubsetOf(stored.State, relevant, live))
                 continue;
             if (!IsAncestor(stored, ancestors))
                 return true;
             // Covered by a state on this very path: prune only an exact repeat, which can loop forever.
-            if (stored.State.IsSubsetOf(state, relevant))
+            if (stored.State.IsSubsetOf(state, relevant, live))
                 throw Failure(VerifierErrorCode.InfiniteLoop, pc, $"infinite loop detected at insn {pc}", state);
         }
         return false;
@@ -196,6 +197,7 @@ internal sealed partial class Analyzer
 
     private string? _lastLoggedSource;
     private ushort[] _relevant = [];
+    private ushort[] _live = [];
 
     private static ushort[] AllRelevant(int count)
     {

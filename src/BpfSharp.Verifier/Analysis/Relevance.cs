@@ -16,7 +16,8 @@ internal static class Relevance
     private const ushort All = 0x7FF;
 
     /// <summary>Per-instruction masks (bit r = register r relevant before the instruction).</summary>
-    public static ushort[] Compute(BpfProgram program, bool exitValueMatters)
+    /// <remarks>With <paramref name="livenessOnly"/>, computes plain liveness instead: registers that may be read at all.</remarks>
+    public static ushort[] Compute(BpfProgram program, bool exitValueMatters, bool livenessOnly = false)
     {
         int n = program.Count;
         var live = new ushort[n];
@@ -53,7 +54,7 @@ internal static class Relevance
                 else
                     after = All; // falls off a fragment: assume everything matters
             }
-            ushort before = Transfer(program[pc], after, exitValueMatters);
+            ushort before = Transfer(program[pc], after, exitValueMatters || livenessOnly, livenessOnly);
             if (before == live[pc])
                 continue;
             live[pc] = before;
@@ -87,12 +88,20 @@ internal static class Relevance
 
     private static ushort Bit(int reg) => (ushort)(1 << reg);
 
-    private static ushort Transfer(Instruction insn, ushort after, bool exitValueMatters)
+    private static ushort Transfer(Instruction insn, ushort after, bool exitValueMatters, bool livenessOnly)
     {
         OpInfo info = insn.Info;
         int dst = insn.Dst, src = insn.Src;
         switch (info.Kind)
         {
+            case InstructionKind.Alu when livenessOnly:
+            {
+                bool mov = info.Alu is AluOp.Mov or AluOp.MovSx8 or AluOp.MovSx16 or AluOp.MovSx32;
+                ushort before = mov ? (ushort)(after & ~Bit(dst)) : (ushort)(after | Bit(dst));
+                return info.RegisterSource ? (ushort)(before | Bit(src)) : before;
+            }
+            case InstructionKind.Endian when livenessOnly:
+                return (ushort)(after | Bit(dst));
             case InstructionKind.Alu:
             {
                 bool isMov = info.Alu is AluOp.Mov or AluOp.MovSx8 or AluOp.MovSx16 or AluOp.MovSx32;
@@ -100,13 +109,10 @@ internal static class Relevance
                 ushort before = after;
                 if (isMov)
                     before &= (ushort)~Bit(dst);
-                // Pointer arithmetic makes the scalar part of a pointer, which is always compared: so an add or sub
-                // operand matters even when the result is not (yet) known to.
-                bool mayBePointerMath = info.Is64 && info.Alu is AluOp.Add or AluOp.Sub;
-                if ((dstRelevant || mayBePointerMath) && info.RegisterSource)
+                // No special case for pointer arithmetic: a pointer only matters where it is used (dereferenced,
+                // compared, stored, passed), and those uses make it, and so the scalars added to it, relevant.
+                if (dstRelevant && info.RegisterSource)
                     before |= Bit(src);
-                if (mayBePointerMath && !isMov)
-                    before |= Bit(dst);
                 return before;
             }
             case InstructionKind.Endian:
