@@ -151,7 +151,7 @@ public static class HelperPrototypes
             P("trace_printk", HelperReturn.Integer, HelperScope.Any, true, HelperArg.PtrToReadableMem, HelperArg.ConstSize), // r3-r5: format arguments, unchecked as in the kernel
             Int("snprintf", HelperArg.PtrToUninitMemOrNull, HelperArg.ConstSizeOrZero, HelperArg.PtrToConstStr, HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero),
             Int("strncmp", HelperArg.PtrToReadableMem, HelperArg.ConstSize, HelperArg.PtrToConstStr),
-            Int("tail_call", Ctx, Map, Any),
+            P("tail_call", HelperReturn.Void, HelperScope.Any, false, Ctx, Map, Any), // RET_VOID in the kernel: r0 is unreadable after a failed tail call
             Int("csum_diff", HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero, HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero, Any),
             Int("ringbuf_output", Map, HelperArg.PtrToReadableMem, HelperArg.ConstSizeOrZero, Any),
             P("ringbuf_reserve", HelperReturn.RingbufMemOrNull, HelperScope.Any, false, Map, HelperArg.ConstAllocSizeOrZero, Any),
