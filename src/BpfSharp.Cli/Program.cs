@@ -10,4 +10,5 @@ root.Subcommands.Add(MapCommands.Create());
 root.Subcommands.Add(ObjdumpCommand.Create());
 root.Subcommands.Add(FilterCommands.Create());
 root.Subcommands.Add(ToolCommands.Create());
+root.Subcommands.Add(VerifyCommand.Create());
 return root.Parse(args).Invoke();

@@ -66,6 +66,8 @@ public enum HelperScope
     Skb = 2,
     /// <summary>XDP programs.</summary>
     Xdp = 4,
+    /// <summary>tc programs (sched_cls, sched_act): the <c>__sk_buff</c> helpers that modify or redirect packets.</summary>
+    Tc = 8,
 }
 
 /// <summary>A helper's signature, which the verifier checks calls against and the runtimes implement.</summary>
@@ -94,6 +96,31 @@ public static class HelperPrototypes
     /// <summary>All known prototypes.</summary>
     public static IEnumerable<HelperPrototype> All => ById.Values.OrderBy(p => p.Id);
 
+    private static readonly HashSet<int> PacketChangers = BuildPacketChangers();
+
+    /// <summary>
+    /// Whether the helper may move or resize packet data, so that every packet pointer the program holds becomes
+    /// invalid after the call (the kernel's <c>bpf_helper_changes_pkt_data</c>).
+    /// </summary>
+    public static bool ChangesPacketData(long id) => id is >= 0 and <= int.MaxValue && PacketChangers.Contains((int)id);
+
+    private static HashSet<int> BuildPacketChangers()
+    {
+        string[] names =
+        [
+            "skb_store_bytes", "l3_csum_replace", "l4_csum_replace", "skb_vlan_push", "skb_vlan_pop", "skb_change_proto",
+            "skb_change_tail", "skb_change_head", "skb_pull_data", "skb_adjust_room", "xdp_adjust_head", "xdp_adjust_tail",
+            "xdp_adjust_meta", "clone_redirect", "msg_pull_data", "msg_push_data", "msg_pop_data", "lwt_push_encap",
+        ];
+        var set = new HashSet<int>();
+        foreach (string name in names)
+        {
+            int id = HelperNames.IdOf(name);
+            if (id >= 0) set.Add(id);
+        }
+        return set;
+    }
+
     private static Dictionary<int, HelperPrototype> Build()
     {
         const HelperArg Any = HelperArg.Anything, Map = HelperArg.ConstMapPtr, Ctx = HelperArg.PtrToCtx;
@@ -121,10 +148,10 @@ public static class HelperPrototypes
             Int("get_prandom_u32"),
             Int("get_smp_processor_id"),
             Int("get_numa_node_id"),
-            P("trace_printk", HelperReturn.Integer, HelperScope.Any, true, HelperArg.PtrToReadableMem, HelperArg.ConstSize, Any, Any, Any),
+            P("trace_printk", HelperReturn.Integer, HelperScope.Any, true, HelperArg.PtrToReadableMem, HelperArg.ConstSize), // r3-r5: format arguments, unchecked as in the kernel
             Int("snprintf", HelperArg.PtrToUninitMemOrNull, HelperArg.ConstSizeOrZero, HelperArg.PtrToConstStr, HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero),
             Int("strncmp", HelperArg.PtrToReadableMem, HelperArg.ConstSize, HelperArg.PtrToConstStr),
-            Int("tail_call", Ctx, Map, Any),
+            P("tail_call", HelperReturn.Void, HelperScope.Any, false, Ctx, Map, Any), // RET_VOID in the kernel: r0 is unreadable after a failed tail call
             Int("csum_diff", HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero, HelperArg.PtrToReadableMemOrNull, HelperArg.ConstSizeOrZero, Any),
             Int("ringbuf_output", Map, HelperArg.PtrToReadableMem, HelperArg.ConstSizeOrZero, Any),
             P("ringbuf_reserve", HelperReturn.RingbufMemOrNull, HelperScope.Any, false, Map, HelperArg.ConstAllocSizeOrZero, Any),
@@ -133,8 +160,21 @@ public static class HelperPrototypes
             Int("ringbuf_query", Map, Any),
             Int("loop", Any, HelperArg.PtrToFunc, HelperArg.PtrToStackOrNull, Any),
             Int("for_each_map_elem", Map, HelperArg.PtrToFunc, HelperArg.PtrToStackOrNull, Any),
-            Int("redirect", Any, Any),
-            Int("redirect_map", Map, Any, Any),
+            P("redirect", HelperReturn.Integer, HelperScope.Tc | HelperScope.Xdp, false, Any, Any),
+            P("redirect_map", HelperReturn.Integer, HelperScope.Xdp, false, Map, Any, Any),
+            P("get_stack", HelperReturn.Integer, HelperScope.Tracing, true, Ctx, HelperArg.PtrToUninitMem, HelperArg.ConstSizeOrZero, Any),
+            P("get_stackid", HelperReturn.Integer, HelperScope.Tracing, true, Ctx, Map, Any),
+            P("skb_store_bytes", HelperReturn.Integer, HelperScope.Tc, false, Ctx, Any, HelperArg.PtrToReadableMem, HelperArg.ConstSize, Any),
+            P("l3_csum_replace", HelperReturn.Integer, HelperScope.Tc, false, Ctx, Any, Any, Any, Any),
+            P("l4_csum_replace", HelperReturn.Integer, HelperScope.Tc, false, Ctx, Any, Any, Any, Any),
+            P("get_hash_recalc", HelperReturn.Integer, HelperScope.Tc, false, Ctx),
+            P("get_socket_cookie", HelperReturn.Integer, HelperScope.Skb, false, Ctx),
+            P("get_socket_uid", HelperReturn.Integer, HelperScope.Skb, false, Ctx),
+            P("get_cgroup_classid", HelperReturn.Integer, HelperScope.Tc, false, Ctx),
+            P("skb_change_head", HelperReturn.Integer, HelperScope.Tc, false, Ctx, Any, Any),
+            P("skb_pull_data", HelperReturn.Integer, HelperScope.Tc, false, Ctx, Any),
+            P("skb_change_tail", HelperReturn.Integer, HelperScope.Tc, false, Ctx, Any, Any),
+            P("get_current_task", HelperReturn.Integer, HelperScope.Tracing, true),
             P("get_current_pid_tgid", HelperReturn.Integer, HelperScope.Tracing, false),
             P("get_current_uid_gid", HelperReturn.Integer, HelperScope.Tracing, false),
             P("get_current_comm", HelperReturn.Integer, HelperScope.Tracing, false, HelperArg.PtrToUninitMem, HelperArg.ConstSize),

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using BpfSharp.Verifier.Analysis;
 
 namespace BpfSharp.Verifier;
@@ -70,6 +71,16 @@ public static class ProgramTypes
 
     /// <summary>Largest tracepoint record the kernel lets a program read (PERF_MAX_TRACE_SIZE).</summary>
     public const int MaxTraceSize = 2048;
+
+    /// <summary>The helper groups (<see cref="HelperPrototype.Scope"/> flags) a program type may call.</summary>
+    public static HelperScope HelperScopeOf(ProgramType type) => type switch
+    {
+        ProgramType.SocketFilter or ProgramType.CgroupSkb => HelperScope.Skb,
+        ProgramType.SchedCls => HelperScope.Skb | HelperScope.Tc,
+        ProgramType.Xdp => HelperScope.Xdp,
+        ProgramType.Kprobe or ProgramType.Tracepoint => HelperScope.Tracing,
+        _ => HelperScope.Any,
+    };
 
     /// <summary>Whether the program may read and write packet data through data/data_end pointers.</summary>
     public static bool HasDirectPacketAccess(ProgramType type) => type is ProgramType.Xdp or ProgramType.SchedCls or ProgramType.CgroupSkb;

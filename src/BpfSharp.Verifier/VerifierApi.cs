@@ -20,8 +20,20 @@ public enum VerifierMapKind
     PercpuArray = 6,
     /// <summary>BPF_MAP_TYPE_LRU_HASH.</summary>
     LruHash = 9,
+    /// <summary>BPF_MAP_TYPE_STACK_TRACE.</summary>
+    StackTrace = 7,
     /// <summary>BPF_MAP_TYPE_DEVMAP.</summary>
     DevMap = 14,
+    /// <summary>BPF_MAP_TYPE_CPUMAP.</summary>
+    CpuMap = 16,
+    /// <summary>BPF_MAP_TYPE_XSKMAP.</summary>
+    XskMap = 17,
+    /// <summary>BPF_MAP_TYPE_QUEUE.</summary>
+    Queue = 22,
+    /// <summary>BPF_MAP_TYPE_STACK.</summary>
+    Stack = 23,
+    /// <summary>BPF_MAP_TYPE_DEVMAP_HASH.</summary>
+    DevMapHash = 25,
     /// <summary>BPF_MAP_TYPE_RINGBUF.</summary>
     RingBuf = 27,
 }
@@ -66,6 +78,12 @@ public sealed class VerifierOptions
     /// R0 nor references.
     /// </summary>
     public bool CodeFragment { get; init; }
+
+    /// <summary>
+    /// The source line of an instruction (e.g. <c>prog.c:12: return ctx-&gt;len;</c>), or null when unknown; used for
+    /// error messages and the log. Set from BTF line_info by <see cref="Verifier.Verify(BpfSharp.Elf.BpfObject, BpfSharp.Elf.ProgramSpec, VerifierOptions?)"/>.
+    /// </summary>
+    public Func<int, string?>? SourceLine { get; init; }
 
     /// <summary>Called with every state the analysis executes an instruction in (tests only).</summary>
     internal Action<int, AbstractState>? StepObserver { get; init; }
@@ -146,8 +164,14 @@ public enum VerifierErrorCode
 /// <param name="Path">Branch decisions on the way, e.g. <c>3:taken</c>.</param>
 public sealed record VerifierError(VerifierErrorCode Code, int Pc, string Message, string Instruction, string State, IReadOnlyList<string> Path)
 {
-    /// <summary>One line: <c>5: (61) r0 = *(u32 *)(r1 +0): invalid bpf_context access off=0 size=4</c>.</summary>
-    public override string ToString() => $"{Pc}: {Instruction}: {Message}";
+    /// <summary>The C source line of the instruction (<c>file.c:12: text</c>), when the program has line info.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>
+    /// One line: <c>5: (61) r0 = *(u32 *)(r1 +0): invalid bpf_context access off=0 size=4</c>, followed by
+    /// <c> [at file.c:12: text]</c> when the source line is known.
+    /// </summary>
+    public override string ToString() => Source == null ? $"{Pc}: {Instruction}: {Message}" : $"{Pc}: {Instruction}: {Message} [at {Source}]";
 }
 
 /// <summary>Outcome of verification.</summary>
@@ -188,7 +212,7 @@ public sealed class VerificationResult
 }
 
 /// <summary>Entry point: proves a program safe or reports the first violation.</summary>
-public static class Verifier
+public static partial class Verifier
 {
     /// <summary>Verifies <paramref name="program"/>.</summary>
     public static VerificationResult Verify(BpfProgram program, VerifierOptions? options = null)

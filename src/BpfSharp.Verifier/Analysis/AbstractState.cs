@@ -47,12 +47,17 @@ public sealed class Frame
     }
 
     /// <summary>True when every concrete state of this frame is covered by <paramref name="other"/>.</summary>
-    public bool IsSubsetOf(Frame other)
+    public bool IsSubsetOf(Frame other, ushort relevantScalars = 0xFFFF, ushort live = 0xFFFF)
     {
         if (ReturnPc != other.ReturnPc)
             return false;
         for (int r = 0; r < Registers.Length; r++)
         {
+            // A dead register matches anything; a scalar whose value cannot matter ahead matches any scalar (see Relevance).
+            if ((live & (1 << r)) == 0)
+                continue;
+            if ((relevantScalars & (1 << r)) == 0 && Registers[r].Type == RegType.Scalar && other.Registers[r].Type == RegType.Scalar)
+                continue;
             if (!Registers[r].IsSubsetOf(other.Registers[r]))
                 return false;
         }
@@ -109,7 +114,7 @@ public sealed class AbstractState
     }
 
     /// <summary>True when every concrete state of this one is covered by <paramref name="other"/>.</summary>
-    public bool IsSubsetOf(AbstractState other)
+    public bool IsSubsetOf(AbstractState other, ushort relevantScalars = 0xFFFF, ushort live = 0xFFFF)
     {
         if (Frames.Count != other.Frames.Count || References.Count != other.References.Count)
             return false;
@@ -120,7 +125,7 @@ public sealed class AbstractState
         }
         for (int i = 0; i < Frames.Count; i++)
         {
-            if (!Frames[i].IsSubsetOf(other.Frames[i]))
+            if (!Frames[i].IsSubsetOf(other.Frames[i], i == Frames.Count - 1 ? relevantScalars : (ushort)0xFFFF, i == Frames.Count - 1 ? live : (ushort)0xFFFF))
                 return false;
         }
         return true;

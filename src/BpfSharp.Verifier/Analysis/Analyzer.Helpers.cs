@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using BpfSharp.Verifier.Domains;
 
 namespace BpfSharp.Verifier.Analysis;
@@ -6,10 +7,10 @@ internal sealed partial class Analyzer
 {
     private void CallHelper(int pc, int id, AbstractState state)
     {
-        if (!HelperPrototypes.TryGet(id, out HelperPrototype proto))
+        if (HelperPrototypes.Find(id) is not { } proto)
             throw Failure(VerifierErrorCode.UnknownHelper, pc, $"invalid func unknown#{id}", state);
-        if (proto.AllowedIn is { } allowed && Array.IndexOf(allowed, _options.ProgramType) < 0)
-            throw Failure(VerifierErrorCode.HelperNotAllowed, pc, $"program of this type cannot use helper {proto.Name}#{id}", state);
+        if (proto.Scope != HelperScope.Any && (proto.Scope & ProgramTypes.HelperScopeOf(_options.ProgramType)) == 0)
+            throw Failure(VerifierErrorCode.HelperNotAllowed, pc, $"program of this type cannot use helper bpf_{proto.Name}#{id}", state);
 
         RegisterState[] regs = state.Registers;
         int mapIndex = -1;
@@ -25,47 +26,62 @@ internal sealed partial class Analyzer
                     if (arg.IsPointer && !_options.Privileged)
                         throw Failure(VerifierErrorCode.PointerLeak, pc, $"R{reg} leaks addr into helper function", state);
                     break;
-                case HelperArg.MapPtr:
+                case HelperArg.ConstMapPtr:
                     if (arg.Type != RegType.MapPtr)
                         throw ArgType(pc, state, reg, arg, "map_ptr");
                     mapIndex = arg.MapIndex;
                     break;
-                case HelperArg.Ctx:
+                case HelperArg.PtrToCtx:
                     if (arg.Type != RegType.Ctx || arg.Off != 0)
                         throw ArgType(pc, state, reg, arg, "ctx");
                     break;
-                case HelperArg.MapKey:
-                case HelperArg.MapValue:
+                case HelperArg.PtrToMapKey:
+                case HelperArg.PtrToMapValue:
+                case HelperArg.PtrToUninitMapValue:
                 {
+                    if (mapIndex < 0)
+                        throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, $"invalid map_ptr to access map->{(kind == HelperArg.PtrToMapKey ? "key" : "value")}", state);
                     VerifierMap map = _options.Maps[mapIndex];
-                    int size = kind == HelperArg.MapKey ? map.KeySize : map.ValueSize;
+                    int size = kind == HelperArg.PtrToMapKey ? map.KeySize : map.ValueSize;
                     if (size == 0)
                         throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, "invalid zero-sized read", state);
-                    CheckHelperMemory(pc, state, reg, arg, size, size, initialized: true);
+                    CheckHelperMemory(pc, state, reg, arg, size, size, initialized: kind != HelperArg.PtrToUninitMapValue);
                     break;
                 }
-                case HelperArg.ReadableMem:
-                case HelperArg.WritableMem:
+                case HelperArg.PtrToReadableMem:
+                case HelperArg.PtrToReadableMemOrNull:
+                case HelperArg.PtrToUninitMem:
+                case HelperArg.PtrToUninitMemOrNull:
                 {
                     RegisterState sizeArg = Read(state, pc, reg + 1);
-                    (long min, long max) = SizeBounds(pc, state, reg + 1, sizeArg, proto.Args[i + 1] == HelperArg.SizeOrZero);
-                    CheckHelperMemory(pc, state, reg, arg, min, max, initialized: kind == HelperArg.ReadableMem);
+                    bool nullable = kind is HelperArg.PtrToReadableMemOrNull or HelperArg.PtrToUninitMemOrNull;
+                    bool zeroAllowed = proto.Arg(i + 1) == HelperArg.ConstSizeOrZero;
+                    (long min, long max) = SizeBounds(pc, state, reg + 1, sizeArg, zeroAllowed);
+                    if (!(nullable && IsNullConstant(arg)))
+                        CheckHelperMemory(pc, state, reg, arg, min, max,
+                            initialized: kind is HelperArg.PtrToReadableMem or HelperArg.PtrToReadableMemOrNull);
                     i++; // the size argument is checked
                     break;
                 }
-                case HelperArg.Size:
-                case HelperArg.SizeOrZero:
-                    SizeBounds(pc, state, reg, arg, kind == HelperArg.SizeOrZero);
+                case HelperArg.ConstSize:
+                case HelperArg.ConstSizeOrZero:
+                    SizeBounds(pc, state, reg, arg, kind == HelperArg.ConstSizeOrZero);
                     break;
-                case HelperArg.AllocSize:
+                case HelperArg.ConstAllocSizeOrZero:
                     if (arg.Type != RegType.Scalar || !arg.Value.IsConst)
                         throw Failure(VerifierErrorCode.InvalidHelperArgument, pc, $"R{reg} is not a known constant'", state);
                     break;
-                case HelperArg.RingbufMem:
+                case HelperArg.PtrToRingbufMemRelease:
                     if (arg.Type != RegType.RingbufMem || arg.Off != 0 || !arg.Value.IsConst)
                         throw ArgType(pc, state, reg, arg, "ringbuf_mem");
                     releasedId = arg.Id;
                     break;
+                case HelperArg.PtrToStackOrNull:
+                    if (!IsNullConstant(arg) && arg.Type != RegType.Stack)
+                        throw ArgType(pc, state, reg, arg, "fp");
+                    break;
+                default: // callbacks (PtrToFunc) and constant strings need analyses this verifier does not have
+                    throw Failure(VerifierErrorCode.Unsupported, pc, $"helper bpf_{proto.Name}#{id} argument R{reg} ({kind}) is not supported", state);
             }
         }
 
@@ -73,13 +89,15 @@ internal sealed partial class Analyzer
             CheckMapUse(pc, state, proto, _options.Maps[mapIndex]); // after the arguments, as the kernel does
 
         // bpf_ringbuf_reserve's size (R2, checked constant above) becomes the size of the returned memory.
-        int allocSize = proto.Return == HelperReturn.RingbufMemOrNull
+        int allocSize = proto.Returns == HelperReturn.RingbufMemOrNull
             ? (int)Math.Min(regs[2].Value.ConstValue, int.MaxValue) : 0;
         for (int r = 1; r <= 5; r++)
             regs[r] = RegisterState.NotInit;
         if (releasedId != 0)
             Release(state, releasedId);
-        switch (proto.Return)
+        if (HelperPrototypes.ChangesPacketData(id))
+            ForgetPacketPointers(state);
+        switch (proto.Returns)
         {
             case HelperReturn.Integer:
                 regs[0] = RegisterState.UnknownScalar;
@@ -107,11 +125,13 @@ internal sealed partial class Analyzer
     {
         bool ok = proto.Id switch
         {
-            1 or 2 or 3 => map.Kind is not (VerifierMapKind.RingBuf or VerifierMapKind.PerfEventArray or VerifierMapKind.ProgArray),
+            1 or 2 or 3 or 195 => map.Kind is not (VerifierMapKind.RingBuf or VerifierMapKind.PerfEventArray or VerifierMapKind.ProgArray),
             12 => map.Kind == VerifierMapKind.ProgArray,
             25 => map.Kind == VerifierMapKind.PerfEventArray,
-            51 => map.Kind == VerifierMapKind.DevMap,
-            130 or 131 => map.Kind == VerifierMapKind.RingBuf,
+            51 => map.Kind is VerifierMapKind.DevMap or VerifierMapKind.CpuMap or VerifierMapKind.XskMap or VerifierMapKind.DevMapHash,
+            130 or 131 or 134 => map.Kind == VerifierMapKind.RingBuf,
+            87 or 88 or 89 => map.Kind is VerifierMapKind.Queue or VerifierMapKind.Stack,
+            27 => map.Kind == VerifierMapKind.StackTrace,
             _ => true,
         };
         if (!ok && proto.Id == 12)
@@ -189,6 +209,27 @@ internal sealed partial class Analyzer
                 return;
             default:
                 throw ArgType(pc, state, reg, ptr, "fp, pkt, pkt_meta, map_value, mem");
+        }
+    }
+
+    private static bool IsNullConstant(RegisterState reg) => reg.Type == RegType.Scalar && reg.Value.IsConst && reg.Value.ConstValue == 0;
+
+    // After a helper that may move packet data, every packet pointer is stale: the kernel turns them into unknown
+    // scalars, so any later dereference is rejected until the program reloads data/data_end from the context.
+    private static void ForgetPacketPointers(AbstractState state)
+    {
+        foreach (Frame f in state.Frames)
+        {
+            for (int r = 0; r < f.Registers.Length; r++)
+            {
+                if (f.Registers[r].Type is RegType.Packet or RegType.PacketEnd or RegType.PacketMeta)
+                    f.Registers[r] = RegisterState.UnknownScalar;
+            }
+            for (int s = 0; s < f.Spills.Length; s++)
+            {
+                if (f.Stack[s * 8] == StackByte.Spill && f.Spills[s].Type is RegType.Packet or RegType.PacketEnd or RegType.PacketMeta)
+                    f.Spills[s] = RegisterState.UnknownScalar;
+            }
         }
     }
 

@@ -183,6 +183,9 @@ internal sealed partial class Analyzer
     private RegisterState PointerArithmetic(int pc, AbstractState state, Instruction insn, AluWidth width, AluOp op, RegisterState left, RegisterState right)
     {
         int dst = insn.Dst;
+        // The kernel lets privileged programs subtract any two pointers (at any width): the result is an unknown number.
+        if (left.IsPointer && right.IsPointer && op == AluOp.Sub && _options.Privileged)
+            return RegisterState.UnknownScalar;
         if (width == AluWidth.Bits32)
         {
             if (!_options.Privileged || left.IsPointer && op is AluOp.Add or AluOp.Sub)

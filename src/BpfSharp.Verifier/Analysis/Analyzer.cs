@@ -66,11 +66,21 @@ internal sealed partial class Analyzer
             var structural = ControlFlow.Check(_program, _options.Privileged, _prunePoints, _options.CodeFragment);
             if (structural is { } s)
                 throw Failure(s.Code, s.Pc, s.Message, null);
+            bool hasLocalCalls = false;
+            for (int i = 0; i < _program.Count && !hasLocalCalls; i++)
+                hasLocalCalls = _program[i].Op == Op.CallLocal;
+            // The soundness property tests observe every explored state, so they need exact pruning.
+            _relevant = _options.StepObserver != null
+                ? AllRelevant(_program.Count)
+                : Relevance.Compute(_program, hasLocalCalls || ProgramTypes.ReturnRange(_options.ProgramType) != null);
+            _live = _options.StepObserver != null ? AllRelevant(_program.Count) : Relevance.Compute(_program, true, livenessOnly: true);
             Explore();
         }
         catch (VerificationFailure failure)
         {
             error = failure.Error;
+            if (_log != null)
+                LogSourceLine(error.Pc);
             _log?.Append(error.Pc).Append(": ").Append(error.Instruction).Append('\n').Append(error.Message).Append('\n');
         }
         _log?.Append(CultureInfo.InvariantCulture,
@@ -131,6 +141,8 @@ internal sealed partial class Analyzer
                 if (++_processed > _options.InstructionLimit)
                     throw Failure(VerifierErrorCode.ProgramTooLarge, pc, $"BPF program is too large. Processed {_processed} insn", state);
                 if (_log != null)
+                    LogSourceLine(pc);
+                if (_log != null)
                     _log.Append(pc).Append(": ").Append(state.Describe()).Append('\n').Append(pc).Append(": ").Append(Format(pc)).Append('\n');
                 _options.StepObserver?.Invoke(pc, state);
                 pc = Step(pc, state, work, ancestors);
@@ -144,12 +156,13 @@ internal sealed partial class Analyzer
             return false;
         foreach (StoredState stored in list)
         {
-            if (!state.IsSubsetOf(stored.State))
+            ushort relevant = _relevant[pc], live = _live[pc];
+            if (!state.IsSubsetOf(stored.State, relevant, live))
                 continue;
             if (!IsAncestor(stored, ancestors))
                 return true;
             // Covered by a state on this very path: prune only an exact repeat, which can loop forever.
-            if (stored.State.IsSubsetOf(state))
+            if (stored.State.IsSubsetOf(state, relevant, live))
                 throw Failure(VerifierErrorCode.InfiniteLoop, pc, $"infinite loop detected at insn {pc}", state);
         }
         return false;
@@ -180,7 +193,27 @@ internal sealed partial class Analyzer
 
     private VerificationFailure Failure(VerifierErrorCode code, int pc, string message, AbstractState? state) =>
         new(new VerifierError(code, pc, message, pc < _program.Count ? Format(pc) : "", state?.Describe() ?? "",
-            state == null ? [] : [.. state.Path]));
+            state == null ? [] : [.. state.Path]) { Source = _options.SourceLine?.Invoke(pc) });
+
+    private string? _lastLoggedSource;
+    private ushort[] _relevant = [];
+    private ushort[] _live = [];
+
+    private static ushort[] AllRelevant(int count)
+    {
+        var all = new ushort[count];
+        Array.Fill(all, (ushort)0xFFFF);
+        return all;
+    }
+
+    // The kernel prints "; <source line>" whenever the line_info in effect changes along the explored path.
+    private void LogSourceLine(int pc)
+    {
+        if (_options.SourceLine?.Invoke(pc) is not { } source || source == _lastLoggedSource)
+            return;
+        _lastLoggedSource = source;
+        _log!.Append("; ").Append(source).Append('\n');
+    }
 
     /// <summary>Kernel-log style instruction text: <c>(bf) mov r1, r6</c>.</summary>
     private string Format(int pc)
@@ -197,8 +230,8 @@ internal sealed partial class Analyzer
             InstructionKind.Load => $"{info.Mnemonic} r{insn.Dst}, [r{insn.Src}{insn.Offset:+0;-0}]",
             InstructionKind.StoreImm => $"{info.Mnemonic} [r{insn.Dst}{insn.Offset:+0;-0}], {insn.Imm}",
             InstructionKind.StoreReg or InstructionKind.Atomic => $"{info.Mnemonic} [r{insn.Dst}{insn.Offset:+0;-0}], r{insn.Src}",
-            InstructionKind.Call => insn.Op == Op.Call && HelperPrototypes.TryGet(insn.Imm32, out var proto)
-                ? $"call {proto.Name}#{insn.Imm32}" : $"{info.Mnemonic} {insn.Imm}",
+            InstructionKind.Call => insn.Op == Op.Call && HelperPrototypes.Find(insn.Imm32) is { } proto
+                ? $"call bpf_{proto.Name}#{insn.Imm32}" : $"{info.Mnemonic} {insn.Imm}",
             InstructionKind.LoadImm64 => $"{info.Mnemonic} r{insn.Dst}, 0x{insn.Imm:x}",
             _ => info.Mnemonic,
         };

@@ -14,7 +14,7 @@ namespace BpfSharp.Verifier.Tests.Analysis;
 /// </summary>
 public sealed class KernelOracleTests(ITestOutputHelper output)
 {
-    private static class Native
+    internal static class Native
     {
         private const long SysBpf = 321; // x86-64
         private const int MapCreate = 0, ProgLoad = 5;
@@ -35,16 +35,18 @@ public sealed class KernelOracleTests(ITestOutputHelper output)
             return (int)syscall(SysBpf, MapCreate, attr, (uint)attr.Length);
         }
 
-        public static unsafe (int Fd, string Log) LoadProgram(ProgramType type, byte[] code)
+        public static (int Fd, string Log) LoadProgram(ProgramType type, byte[] code) => LoadProgram((uint)type, code, "GPL");
+
+        public static unsafe (int Fd, string Log) LoadProgram(uint type, byte[] code, string licenseText)
         {
-            var log = new byte[1 << 20];
-            byte[] license = "GPL\0"u8.ToArray();
+            var log = new byte[1 << 22];
+            byte[] license = Encoding.UTF8.GetBytes(licenseText + "\0");
             fixed (byte* insns = code)
             fixed (byte* lic = license)
             fixed (byte* buf = log)
             {
                 var attr = new byte[144];
-                BitConverter.TryWriteBytes(attr.AsSpan(0), (uint)type);
+                BitConverter.TryWriteBytes(attr.AsSpan(0), type);
                 BitConverter.TryWriteBytes(attr.AsSpan(4), (uint)(code.Length / 8));
                 BitConverter.TryWriteBytes(attr.AsSpan(8), (ulong)insns);
                 BitConverter.TryWriteBytes(attr.AsSpan(16), (ulong)lic);
