@@ -27,6 +27,7 @@ internal sealed class IlCompiler
 
     private static readonly MethodInfo ResolveSite = typeof(JitRuntime).GetMethod(nameof(JitRuntime.ResolveSite))!;
     private static readonly MethodInfo BudgetExhaustedAt = typeof(JitRuntime).GetMethod(nameof(JitRuntime.BudgetExhaustedAt))!;
+    private static readonly MethodInfo BudgetExhausted = typeof(JitRuntime).GetMethod(nameof(JitRuntime.BudgetExhausted))!;
     private static readonly MethodInfo FaultMethod = typeof(JitRuntime).GetMethod(nameof(JitRuntime.Fault))!;
     private static readonly MethodInfo DepthFault = typeof(JitRuntime).GetMethod(nameof(JitRuntime.DepthFault))!;
     private static readonly MethodInfo CallIndirect = typeof(JitRuntime).GetMethod(nameof(JitRuntime.CallIndirect))!;
@@ -444,12 +445,33 @@ internal sealed class IlCompiler
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Call, GetRemaining);
         int after = _after[pc];
-        if (after != 0)
+        if (after == 0)
         {
-            I8((long)after);
-            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Stloc, _budget);
+            return;
         }
+        I8((long)after);
+        il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Stloc, _budget);
+        // The block's cost was charged up front; callbacks may have used what its rest needed.
+        var overdrawn = il.DefineLabel();
+        il.Emit(OpCodes.Ldloc, _budget);
+        I8(0L);
+        il.Emit(OpCodes.Blt, overdrawn);
+        int next = pc + _code[pc].Width;
+        _deferred.Add(() =>
+        {
+            il.MarkLabel(overdrawn);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldloc, _start);
+            I4(next);
+            il.Emit(OpCodes.Ldloc, _budget);
+            I8((long)after);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Call, BudgetExhausted);
+            il.Emit(OpCodes.Throw);
+        });
     }
 
     private void EmitThrow(BpfFaultKind kind, int pc, string detail, int unused)
