@@ -23,14 +23,14 @@ public static class BpfJit
         var stopwatch = Stopwatch.StartNew();
         var compiler = new IlCompiler(program, helpers ?? new HelperTable(), options);
         var (entry, _) = compiler.Compile(program.Name);
-        if (options.CompileEagerly) entry(null, 0, 0);   // the dry call: RyuJIT compiles now
+        if (options.CompileEagerly) entry(null, 0, 0, 0, 0, 0, 0, 0, 0);   // the dry call: RyuJIT compiles now
         stopwatch.Stop();
         return new JitProgram(program, options, entry, stopwatch.Elapsed, compiler.IlSize);
     }
 }
 
 /// <summary>A program compiled by <see cref="BpfJit"/>: a drop-in replacement for the <see cref="Interpreter"/>.</summary>
-public sealed class JitProgram : IBpfExecutable
+public sealed class JitProgram : IBpfExecutable, IBpfCallbackInvoker
 {
     private readonly JitEntry _entry;
 
@@ -59,6 +59,39 @@ public sealed class JitProgram : IBpfExecutable
     public ulong Run(RunContext context, ulong r1, ulong r2 = 0)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return _entry(context, r1, r2);
+        context.BeginRun();
+        context.CallbackInvoker = this;
+        context.RemainingBudget = context.InstructionBudget;
+        if (!Options.CountInstructions) context.InstructionsExecuted = 0;
+        return _entry(context, r1, r2, 0, 0, 0, 0, context.StackTop, 0);
+    }
+
+    /// <inheritdoc/>
+    public ulong InvokeCallback(RunContext context, int pc, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if ((uint)pc >= (uint)Program.Count || !IsFunctionStart(pc))
+            throw new BpfFaultException(new BpfFault(BpfFaultKind.HelperFailed, context.HelperPc, $"callback target {pc} is not a function of the program"));
+        int depth = context.CallbackDepth;
+        if (depth >= context.MaxCallDepth)
+            throw new BpfFaultException(new BpfFault(BpfFaultKind.CallDepthExceeded, context.HelperPc, $"callback nests deeper than {context.MaxCallDepth} frames"));
+        ulong frameTop = context.CallbackFrameTop;
+        int savedPc = context.HelperPc;
+        try
+        {
+            return _entry(context, r1, r2, r3, r4, r5, pc, frameTop, depth);
+        }
+        finally
+        {
+            context.HelperPc = savedPc;
+            context.CallbackFrameTop = frameTop;
+            context.CallbackDepth = depth;
+        }
+    }
+
+    private bool IsFunctionStart(int pc)
+    {
+        foreach (int f in Program.FunctionStarts) if (f == pc) return true;
+        return false;
     }
 }

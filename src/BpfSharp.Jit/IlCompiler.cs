@@ -7,7 +7,7 @@ using BpfSharp.Runtime;
 namespace BpfSharp.Jit;
 
 /// <summary>The compiled form of a whole program: <c>r0 = entry(closure, context, r1, r2)</c>.</summary>
-internal delegate ulong JitEntry(RunContext? context, ulong r1, ulong r2);
+internal delegate ulong JitEntry(RunContext? context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, int startPc, ulong frameTop, int baseDepth);
 
 /// <summary>
 /// Translates a whole program into one <see cref="DynamicMethod"/>. eBPF registers are IL locals (RyuJIT keeps them
@@ -27,6 +27,7 @@ internal sealed class IlCompiler
 
     private static readonly MethodInfo ResolveSite = typeof(JitRuntime).GetMethod(nameof(JitRuntime.ResolveSite))!;
     private static readonly MethodInfo BudgetExhaustedAt = typeof(JitRuntime).GetMethod(nameof(JitRuntime.BudgetExhaustedAt))!;
+    private static readonly MethodInfo BudgetExhausted = typeof(JitRuntime).GetMethod(nameof(JitRuntime.BudgetExhausted))!;
     private static readonly MethodInfo FaultMethod = typeof(JitRuntime).GetMethod(nameof(JitRuntime.Fault))!;
     private static readonly MethodInfo DepthFault = typeof(JitRuntime).GetMethod(nameof(JitRuntime.DepthFault))!;
     private static readonly MethodInfo CallIndirect = typeof(JitRuntime).GetMethod(nameof(JitRuntime.CallIndirect))!;
@@ -36,10 +37,15 @@ internal sealed class IlCompiler
     private static readonly FieldInfo ClosureTable = typeof(JitClosure).GetField(nameof(JitClosure.Table))!;
     private static readonly FieldInfo ClosureHelpers = typeof(JitClosure).GetField(nameof(JitClosure.Helpers))!;
     private static readonly FieldInfo ClosureTargets = typeof(JitClosure).GetField(nameof(JitClosure.HelperTargets))!;
-    private static readonly MethodInfo BeginRun = typeof(RunContext).GetMethod(nameof(RunContext.BeginRun))!;
     private static readonly MethodInfo GetStackTop = typeof(RunContext).GetProperty(nameof(RunContext.StackTop))!.GetMethod!;
     private static readonly MethodInfo GetBudget = typeof(RunContext).GetProperty(nameof(RunContext.InstructionBudget))!.GetMethod!;
     private static readonly MethodInfo SetExecuted = typeof(RunContext).GetProperty(nameof(RunContext.InstructionsExecuted))!.SetMethod!;
+    private static readonly MethodInfo GetRemaining = typeof(RunContext).GetProperty(nameof(RunContext.RemainingBudget))!.GetMethod!;
+    private static readonly MethodInfo SetRemaining = typeof(RunContext).GetProperty(nameof(RunContext.RemainingBudget))!.SetMethod!;
+    private static readonly MethodInfo SetHelperPc = typeof(RunContext).GetProperty(nameof(RunContext.HelperPc))!.SetMethod!;
+    private static readonly MethodInfo SetCallbackFrameTop = typeof(RunContext).GetProperty(nameof(RunContext.CallbackFrameTop))!.SetMethod!;
+    private static readonly MethodInfo SetCallbackDepth = typeof(RunContext).GetProperty(nameof(RunContext.CallbackDepth))!.SetMethod!;
+    private static readonly MethodInfo GetPendingTailCall = typeof(RunContext).GetProperty(nameof(RunContext.PendingTailCall))!.GetMethod!;
     private static readonly MethodInfo GetMaxDepth = typeof(RunContext).GetProperty(nameof(RunContext.MaxCallDepth))!.GetMethod!;
     private static readonly MethodInfo HelperInvoke = typeof(HelperFunction).GetMethod("Invoke")!;
     private static readonly MethodInfo Swap16 = typeof(BinaryPrimitives).GetMethod(nameof(BinaryPrimitives.ReverseEndianness), [typeof(ushort)])!;
@@ -52,6 +58,7 @@ internal sealed class IlCompiler
     private readonly bool _counting;
     private readonly HelperTable _table;
     private readonly bool _hasLocalCalls;
+    private IReadOnlyList<int> _functionStarts = [];
     private readonly List<HelperFunction> _helperDelegates = [];
     private readonly List<object?> _helperTargets = [];
 
@@ -117,6 +124,7 @@ internal sealed class IlCompiler
     {
         _leader[0] = true;
         _leader[_count] = true;
+        _functionStarts = program.FunctionStarts;
         foreach (int f in program.FunctionStarts) _leader[f] = true;
         for (int pc = 0; pc < _count; pc += _code[pc].Width)
         {
@@ -151,8 +159,7 @@ internal sealed class IlCompiler
         for (int pc = 0; pc < _count; pc++)
         {
             if (_code[pc].Op != Op.Call) continue;
-            var helper = _table.Find(_code[pc].Imm)
-                ?? throw new BpfLoadException($"unknown helper id {_code[pc].Imm} (call {_code[pc].Imm})", pc);
+            var helper = _table.Find(_code[pc].Imm) ?? throw Interpreter.UnknownHelper(_code[pc].Imm, pc);
             helperSite[pc] = _helperDelegates.Count;
             _helperDelegates.Add(helper.Function);
             _helperTargets.Add(helper.Function.Target);
@@ -160,7 +167,7 @@ internal sealed class IlCompiler
         _helperSite = helperSite;
 
         var method = new DynamicMethod("bpf_" + Sanitize(name), typeof(ulong),
-            [typeof(JitClosure), typeof(RunContext), typeof(ulong), typeof(ulong)], typeof(IlCompiler).Module, skipVisibility: true)
+            [typeof(JitClosure), typeof(RunContext), typeof(ulong), typeof(ulong), typeof(ulong), typeof(ulong), typeof(ulong), typeof(int), typeof(ulong), typeof(int)], typeof(IlCompiler).Module, skipVisibility: true)
         {
             InitLocals = false,
         };
@@ -173,6 +180,8 @@ internal sealed class IlCompiler
     }
 
     private int[] _helperSite = [];
+
+    private const int ArgStartPc = 7, ArgFrameTop = 8, ArgBaseDepth = 9;
 
     private static string Sanitize(string name)
     {
@@ -217,29 +226,31 @@ internal sealed class IlCompiler
         il.Emit(OpCodes.Ret);
         il.MarkLabel(begin);
 
-        il.Emit(OpCodes.Ldarg_1);
-        il.Emit(OpCodes.Call, BeginRun);
+        // Arguments: closure, context, r1-r5, start pc (a callback's function), frame top (r10), base call depth.
         for (int i = 0; i < 11; i++)
         {
-            if (i is 1 or 2) continue;
+            if (i is >= 1 and <= 5 or 10) continue;
             I8(0L);
             il.Emit(OpCodes.Stloc, _r[i]);
         }
-        il.Emit(OpCodes.Ldarg_2);
-        il.Emit(OpCodes.Stloc, _r[1]);
-        il.Emit(OpCodes.Ldarg_3);
-        il.Emit(OpCodes.Stloc, _r[2]);
+        for (int i = 1; i <= 5; i++)
+        {
+            il.Emit(OpCodes.Ldarg_S, (byte)(i + 1));
+            il.Emit(OpCodes.Stloc, _r[i]);
+        }
+        il.Emit(OpCodes.Ldarg_S, (byte)ArgFrameTop);
+        il.Emit(OpCodes.Stloc, _r[10]);
         il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Call, GetStackTop);
-        il.Emit(OpCodes.Dup);
         il.Emit(OpCodes.Stloc, _stackTop);
-        il.Emit(OpCodes.Stloc, _r[10]);
         if (_counting)
         {
+            // start - budget is the whole run's count so far: callbacks share the budget through the context.
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Call, GetBudget);
-            il.Emit(OpCodes.Dup);
             il.Emit(OpCodes.Stloc, _start);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Call, GetRemaining);
             il.Emit(OpCodes.Stloc, _budget);
         }
         else
@@ -260,7 +271,7 @@ internal sealed class IlCompiler
             _frames = il.DeclareLocal(typeof(ulong));
             _frame = il.DeclareLocal(typeof(ulong));
             _returnDispatch = il.DefineLabel();
-            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Ldarg_S, (byte)ArgBaseDepth);
             il.Emit(OpCodes.Stloc, _depth);
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Call, GetMaxDepth);
@@ -272,6 +283,15 @@ internal sealed class IlCompiler
             il.Emit(OpCodes.Localloc);
             il.Emit(OpCodes.Conv_U8);
             il.Emit(OpCodes.Stloc, _frames);
+        }
+
+        // A callback starts at its function; the host validated that startPc is one.
+        foreach (int f in _functionStarts)
+        {
+            if (f == 0) continue;
+            il.Emit(OpCodes.Ldarg_S, (byte)ArgStartPc);
+            I4(f);
+            il.Emit(OpCodes.Beq, _labels[f]);
         }
 
         for (int pc = 0; pc <= _count; pc++)
@@ -379,6 +399,79 @@ internal sealed class IlCompiler
         _il.Emit(OpCodes.Ldarg_1);
         EmitExecutedSoFar(pc);
         _il.Emit(OpCodes.Call, SetExecuted);
+        _il.Emit(OpCodes.Ldarg_1);
+        EmitRemaining(pc);
+        _il.Emit(OpCodes.Call, SetRemaining);
+    }
+
+    /// <summary>Pushes the budget left after the instruction at pc (the interpreter's budget there): budget + after.</summary>
+    private void EmitRemaining(int pc)
+    {
+        _il.Emit(OpCodes.Ldloc, _budget);
+        int after = pc >= 0 && pc < _count ? _after[pc] : 0;
+        if (after != 0)
+        {
+            I8((long)after);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    /// <summary>Publishes what helpers need before a call: the call's pc, the budget, and where a callback's frame goes.</summary>
+    private void EmitBeforeHelper(int pc)
+    {
+        var il = _il;
+        EmitStoreExecuted(pc);   // a helper that throws leaves the count where the interpreter leaves it
+        il.Emit(OpCodes.Ldarg_1);
+        I4(pc);
+        il.Emit(OpCodes.Call, SetHelperPc);
+        il.Emit(OpCodes.Ldarg_1);
+        Ld(10);
+        I8((long)RunContext.FrameSize);
+        il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Call, SetCallbackFrameTop);
+        il.Emit(OpCodes.Ldarg_1);
+        if (_hasLocalCalls) il.Emit(OpCodes.Ldloc, _depth);
+        else il.Emit(OpCodes.Ldarg_S, (byte)ArgBaseDepth);
+        il.Emit(OpCodes.Ldc_I4_1);
+        il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Call, SetCallbackDepth);
+    }
+
+    /// <summary>Takes back the budget a helper's callbacks may have used.</summary>
+    private void EmitAfterHelper(int pc)
+    {
+        if (!_counting) return;
+        var il = _il;
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Call, GetRemaining);
+        int after = _after[pc];
+        if (after == 0)
+        {
+            il.Emit(OpCodes.Stloc, _budget);
+            return;
+        }
+        I8((long)after);
+        il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Stloc, _budget);
+        // The block's cost was charged up front; callbacks may have used what its rest needed.
+        var overdrawn = il.DefineLabel();
+        il.Emit(OpCodes.Ldloc, _budget);
+        I8(0L);
+        il.Emit(OpCodes.Blt, overdrawn);
+        int next = pc + _code[pc].Width;
+        _deferred.Add(() =>
+        {
+            il.MarkLabel(overdrawn);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldloc, _start);
+            I4(next);
+            il.Emit(OpCodes.Ldloc, _budget);
+            I8((long)after);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Call, BudgetExhausted);
+            il.Emit(OpCodes.Throw);
+        });
     }
 
     private void EmitThrow(BpfFaultKind kind, int pc, string detail, int unused)
@@ -423,7 +516,8 @@ internal sealed class IlCompiler
                 if (_hasLocalCalls)
                 {
                     _il.Emit(OpCodes.Ldloc, _depth);
-                    _il.Emit(OpCodes.Brtrue, _returnDispatch);
+                    _il.Emit(OpCodes.Ldarg_S, (byte)ArgBaseDepth);
+                    _il.Emit(OpCodes.Bne_Un, _returnDispatch);
                 }
                 EmitReturnR0(pc);
                 break;
@@ -931,7 +1025,7 @@ internal sealed class IlCompiler
                 int site = _helperSite[pc];
                 var function = _helperDelegates[site];
                 var method = function.Method;
-                EmitStoreExecuted(pc);   // a helper that throws leaves the count where the interpreter leaves it
+                EmitBeforeHelper(pc);
                 bool direct = method.DeclaringType is { IsValueType: false } && !method.ContainsGenericParameters
                     && method.GetParameters().Length == 6 && !method.IsAbstract
                     && (method.IsStatic ? function.Target is null : function.Target is not null && (!method.IsVirtual || method.IsFinal));
@@ -953,11 +1047,22 @@ internal sealed class IlCompiler
                 for (int i = 1; i <= 5; i++) Ld(i);
                 il.Emit(direct ? OpCodes.Call : OpCodes.Callvirt, direct ? method : HelperInvoke);
                 St(0);
+                EmitAfterHelper(pc);
                 if (_checked) EmitFrameChanged();  // the helper may have changed the granted regions
+                if (ins.Imm == Interpreter.TailCallHelperId)
+                {
+                    // A successful bpf_tail_call does not return: the host runs the target next.
+                    var noTailCall = il.DefineLabel();
+                    il.Emit(OpCodes.Ldarg_1);
+                    il.Emit(OpCodes.Call, GetPendingTailCall);
+                    il.Emit(OpCodes.Brfalse, noTailCall);
+                    EmitReturnR0(pc);
+                    il.MarkLabel(noTailCall);
+                }
                 break;
             }
             case CallKind.Register:
-                EmitStoreExecuted(pc);
+                EmitBeforeHelper(pc);
                 il.Emit(OpCodes.Ldarg_0);
                 il.Emit(OpCodes.Ldfld, ClosureTable);
                 il.Emit(OpCodes.Ldarg_1);
@@ -967,6 +1072,7 @@ internal sealed class IlCompiler
                 for (int i = 1; i <= 5; i++) Ld(i);
                 il.Emit(OpCodes.Call, CallIndirect);
                 St(0);
+                EmitAfterHelper(pc);
                 if (_checked) EmitFrameChanged();
                 break;
             case CallKind.Local:

@@ -3,6 +3,7 @@ using System.Text;
 using BpfSharp.Asm;
 using BpfSharp.Isa;
 using BpfSharp.Runtime;
+using BpfSharp.Runtime.HelperFunctions;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -97,9 +98,11 @@ internal sealed unsafe class DifferentialHarness : IDisposable
                 ctx.SetRegions([WritableRegion]);
                 return 0;
             })
-            .Register(4, "fail", static (_, _, _, _, _, _) =>
-                throw new BpfFaultException(new BpfFault(BpfFaultKind.HelperFailed, -1, "helper 4 failed")))
+            .Register(4, "fail", static (ctx, _, _, _, _, _) =>
+                throw new BpfFaultException(new BpfFault(BpfFaultKind.HelperFailed, ctx.HelperPc, "helper 4 failed")))
             .Register(5, "unwind", static (_, a, _, _, _, _) => a);
+        CallbackHelpers.RegisterAll(_helpers);
+        if (_helpers.Find(RandomProgramGenerator.BpfLoopId) is null) throw new InvalidOperationException("bpf_loop is not helper 181");
     }
 
     private MemoryRegion WritableRegion => new((ulong)_writable, RandomProgramGenerator.WritableLength, RegionKind.Memory, true);

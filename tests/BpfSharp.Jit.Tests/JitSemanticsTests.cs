@@ -173,12 +173,43 @@ public unsafe class JitSemanticsTests
     {
         var program = ConformanceAssembler.Assemble("""
             mov %r0, 0
-            call 99
+            call 99999
             exit
             """);
         var e = Assert.Throws<BpfLoadException>(() => BpfJit.Compile(program, new HelperTable()));
         Assert.Equal(1, e.InstructionIndex);
-        Assert.Contains("unknown helper id 99", e.Message);
+        Assert.Contains("unknown helper id 99999", e.Message);
+    }
+
+    // main: r1 = 5, r2 = &callback, r3 = r4 = 0, call bpf_loop, exit (6 instructions); the callback returns 0
+    // (2 instructions), so all 5 iterations run: r0 = 5, 6 + 5 * 2 = 16 instructions. With a budget of 10: main's 5
+    // up to the call, two whole callbacks (9), the third callback's mov (10); its exit at slot 8 is the 11th.
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Bpf_loop_runs_callbacks_sharing_the_budget(string engine)
+    {
+        Instruction[] code =
+        [
+            Instruction.WithImm(Op.Mov64Imm, 1, 5),
+            Instruction.WithImm(Op.LddwFunc, 2, 5),   // slot 1 + 1 + 5 = 7
+            Instruction.WithImm(Op.Mov64Imm, 3, 0),
+            Instruction.WithImm(Op.Mov64Imm, 4, 0),
+            new Instruction(Op.Call, 0, 0, 0, 181),
+            new Instruction(Op.Exit, 0, 0, 0, 0),
+            Instruction.WithImm(Op.Mov64Imm, 0, 0),
+            new Instruction(Op.Exit, 0, 0, 0, 0),
+        ];
+        var program = BpfProgram.FromInstructions(code, "loop");
+        var helpers = BpfSharp.Runtime.HelperFunctions.CallbackHelpers.RegisterAll(new HelperTable());
+        var exe = Engine(engine, program, helpers);
+        using var context = new RunContext();
+        Assert.Equal(5UL, exe.Run(context, 0));
+        Assert.Equal(16, context.InstructionsExecuted);
+        context.InstructionBudget = 10;
+        var fault = Faults(() => exe.Run(context, 0));
+        Assert.Equal(BpfFaultKind.BudgetExceeded, fault.Kind);
+        Assert.Equal(8, fault.Pc);
+        Assert.Equal(10, context.InstructionsExecuted);
     }
 
     [Fact]

@@ -112,7 +112,8 @@ internal sealed class RandomProgramGenerator(int seed)
             else if (kind < 73) EmitCondJump(ForwardTarget());
             else if (kind < 75) Emit(new Instruction(Op.Ja, 0, 0, 0, 0), ForwardTarget());
             else if (kind < 80 && allowLoops) EmitLoop();
-            else if (kind < 85) EmitHelperCall();
+            else if (kind < 83) EmitHelperCall();
+            else if (kind < 85 && _functionStarts.Length > 1) EmitBpfLoop();
             else if (kind < 88) EmitCallx();
             else if (kind < 91 && _functionStarts.Length > 1)
                 Emit(new Instruction(Op.CallLocal, 0, 0, 0, 0), _functionStarts[_rng.Next(1, _functionStarts.Length)]);
@@ -215,6 +216,18 @@ internal sealed class RandomProgramGenerator(int seed)
         Emit(new Instruction(Op.Call, 0, 0, 0, id));
     }
 
+    /// <summary>bpf_loop(count, callback, ctx, flags) with a callback that is one of the other functions (maybe a caller: nesting).</summary>
+    private void EmitBpfLoop()
+    {
+        Emit(Instruction.WithImm(Op.Mov64Imm, 1, _rng.Next(-1, 5)));
+        Emit(Instruction.WithImm(Op.LddwFunc, 2, 0), _functionStarts[_rng.Next(1, _functionStarts.Length)]);
+        Emit(Instruction.WithReg(Op.Mov64Reg, 3, ReadReg()));
+        Emit(Instruction.WithImm(Op.Mov64Imm, 4, Chance(0.05) ? 1 : 0));
+        Emit(new Instruction(Op.Call, 0, 0, 0, BpfLoopId));
+    }
+
+    public const long BpfLoopId = 181;
+
     private void EmitCallx()
     {
         int reg = Pick(WritePool);
@@ -255,7 +268,7 @@ internal sealed class RandomProgramGenerator(int seed)
             {
                 int targetItem = Math.Min(t.Item, _items.Count - 1);
                 int delta = slot[targetItem] - slot[i] - 1;
-                ins = ins.Op is Op.CallLocal or Op.Ja32 ? ins with { Imm = delta } : ins with { Offset = (short)delta };
+                ins = ins.Op is Op.CallLocal or Op.Ja32 or Op.LddwFunc ? ins with { Imm = delta } : ins with { Offset = (short)delta };
             }
             result.Add(ins);
         }
