@@ -11,9 +11,10 @@ namespace BpfSharp.Cli.Commands;
 internal static class ObjectRunner
 {
     public static int Run(string objectPath, string? programName, IReadOnlyList<string> dataFiles, int repeat, bool json,
-        bool showMaps, string engine)
+        bool showMaps, string engine, string? mapInit = null)
     {
         using var obj = Load(objectPath, engine);
+        if (mapInit is not null) InitMaps(obj, mapInit);
         var program = Find(obj, programName);
         if (dataFiles.Count == 0) throw new CliError("give the packet(s) to run on with --data FILE");
         var results = new List<Dictionary<string, object>>();
@@ -59,6 +60,55 @@ internal static class ObjectRunner
         AnsiConsole.Write(table);
         if (showMaps) PrintMaps(obj, null);
         return 0;
+    }
+
+    /// <summary>
+    /// Fills maps before the runs from a JSON file: <c>{ "map": { "key": value, ... } }</c>, keys and values as unsigned
+    /// integers written little-endian in the map's key and value sizes (1, 2, 4 or 8 bytes).
+    /// </summary>
+    private static void InitMaps(BpfRuntimeObject obj, string path)
+    {
+        if (!File.Exists(path)) throw new CliError($"{path}: no such file");
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new CliError($"{path}: {e.Message}");
+        }
+        using (doc)
+        {
+            foreach (var map in doc.RootElement.EnumerateObject())
+            {
+                BpfMap target;
+                try
+                {
+                    target = obj.Map(map.Name);
+                }
+                catch (KeyNotFoundException e)
+                {
+                    throw new CliError($"{path}: {e.Message.Trim('\'')}");
+                }
+                foreach (var entry in map.Value.EnumerateObject())
+                {
+                    if (!ulong.TryParse(entry.Name, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong key) || !entry.Value.TryGetUInt64(out ulong value))
+                        throw new CliError($"{path}: map {map.Name}: entry \"{entry.Name}\" is not an unsigned integer key and value");
+                    var err = target.UpdateElem(Encode(key, target.KeySize, path, map.Name), Encode(value, target.ValueSize, path, map.Name));
+                    if (err != 0) throw new CliError($"{path}: map {map.Name}: update of key {key} failed ({err})");
+                }
+            }
+        }
+    }
+
+    private static byte[] Encode(ulong v, int size, string path, string map)
+    {
+        if (size is not (1 or 2 or 4 or 8)) throw new CliError($"{path}: map {map} has {size}-byte keys or values; --map-init writes integers only");
+        if (size < 8 && v >> (size * 8) != 0) throw new CliError($"{path}: map {map}: {v} does not fit in {size} bytes");
+        var bytes = new byte[size];
+        for (int i = 0; i < size; i++) bytes[i] = (byte)(v >> (8 * i));
+        return bytes;
     }
 
     public static BpfRuntimeObject Load(string path, string engine)

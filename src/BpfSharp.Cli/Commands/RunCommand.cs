@@ -25,9 +25,10 @@ internal static class RunCommand
         var program = new Option<string?>("--program") { Description = "program (function) name in an ELF object" };
         var data = new Option<string[]>("--data") { Description = "packet or context file(s) for an ELF object's program", AllowMultipleArgumentsPerToken = true };
         var maps = new Option<bool>("--maps") { Description = "after the runs, print the object's maps" };
+        var mapInit = new Option<string?>("--map-init") { Description = "JSON file { \"map\": { \"key\": value } } filling maps before the runs" };
         var cmd = new Command("run", "run a program (raw, assembler text, .data, or an ELF object) on the userspace runtime")
         {
-            file, mem, engine, json, repeat, syntax, program, data, maps,
+            file, mem, engine, json, repeat, syntax, program, data, maps, mapInit,
         };
         cmd.SetAction(parse => CliGuard.Run(() =>
         {
@@ -38,7 +39,7 @@ internal static class RunCommand
                 if (times < 1) throw new CliError("--repeat must be at least 1");
                 var packets = parse.GetValue(data) ?? [];
                 return ObjectRunner.Run(path, parse.GetValue(program), packets, times, parse.GetValue(json),
-                    parse.GetValue(maps), Engines.Resolve(parse.GetValue(engine)!, times * Math.Max(packets.Length, 1)));
+                    parse.GetValue(maps), Engines.Resolve(parse.GetValue(engine)!, times * Math.Max(packets.Length, 1)), parse.GetValue(mapInit));
             }
             var (bytecode, dataMemory) = ProgramInput.Load(path, ProgramInput.ParseSyntax(parse.GetValue(syntax)));
             byte[] memory = parse.GetValue(mem) is { } memPath
