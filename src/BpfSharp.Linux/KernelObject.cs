@@ -55,7 +55,7 @@ public sealed class KernelObject : IDisposable
     /// Creates the object's maps and loads its programs into the kernel.
     /// </summary>
     /// <exception cref="BpfVerifierException">A program was rejected; the message names it, <c>Log</c> has the verifier log.</exception>
-    /// <exception cref="NotSupportedException">A program needs CO-RE relocations or extern symbols (not supported yet).</exception>
+    /// <exception cref="NotSupportedException">A program needs extern symbols (not supported yet), or CO-RE without BTF.</exception>
     /// <exception cref="BpfException">A map could not be created or initialised (the message names the map).</exception>
     public static KernelObject Load(BpfObject obj, KernelObjectOptions? options = null)
     {
@@ -224,13 +224,21 @@ public sealed class KernelObject : IDisposable
         foreach (var spec in Object.Programs)
         {
             if (options.ProgramNames is not null && !options.ProgramNames.Contains(spec.Name)) continue;
+            RawInstruction[]? relocated = null;
             if (spec.CoreRelocations.Count > 0)
-                throw new NotSupportedException(
-                    $"{Object.Name}: program '{spec.Name}' ({spec.SectionName}) has {spec.CoreRelocations.Count} CO-RE relocation(s); CO-RE relocations not supported yet by the kernel loader");
+            {
+                // CO-RE: field offsets, sizes, existence, type and enum facts resolved against the running kernel's BTF.
+                if (Object.Btf is null)
+                    throw new NotSupportedException($"{Object.Name}: program '{spec.Name}' has CO-RE relocations but the object has no usable BTF ({Object.BtfError})");
+                _kernelBtf ??= BpfSharp.Elf.Btf.Btf.LoadKernel();
+                var report = BpfSharp.Elf.Btf.CoreRelocator.Apply(spec, Object.Btf, _kernelBtf);
+                report.ThrowIfFailed();
+                relocated = report.Instructions;
+            }
             if (spec.ExternReferences.Count > 0)
                 throw new NotSupportedException(
                     $"{Object.Name}: program '{spec.Name}' uses extern symbols (kfuncs, __kconfig variables), not supported yet by the kernel loader: {string.Join(", ", spec.ExternReferences.Select(e => e.SymbolName).Distinct())}");
-            var code = PatchMapReferences(spec);
+            var code = PatchMapReferences(spec, relocated);
             byte[] funcInfo = [], lineInfo = [];
             if (Btf is not null)
             {
@@ -275,9 +283,11 @@ public sealed class KernelObject : IDisposable
         e.Log.Contains("func_info", StringComparison.Ordinal) || e.Log.Contains("line_info", StringComparison.Ordinal)
         || e.Log.Contains("BTF", StringComparison.Ordinal) && e.Log.Length < 400;
 
-    private RawInstruction[] PatchMapReferences(ProgramSpec spec)
+    private BpfSharp.Elf.Btf.Btf? _kernelBtf;
+
+    private RawInstruction[] PatchMapReferences(ProgramSpec spec, RawInstruction[]? relocated)
     {
-        var code = spec.ToArray();
+        var code = relocated is null ? spec.ToArray() : (RawInstruction[])relocated.Clone();
         foreach (var reference in spec.MapReferences)
         {
             int i = reference.InstructionIndex;
