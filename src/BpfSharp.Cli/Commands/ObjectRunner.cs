@@ -13,6 +13,7 @@ internal static class ObjectRunner
     public static int Run(string objectPath, string? programName, IReadOnlyList<string> dataFiles, int repeat, bool json,
         bool showMaps, string engine, string? mapInit = null)
     {
+        if (engine == "kernel") return KernelRun(objectPath, programName, dataFiles, repeat, json);
         using var obj = Load(objectPath, engine);
         if (mapInit is not null) InitMaps(obj, mapInit);
         var program = Find(obj, programName);
@@ -60,6 +61,54 @@ internal static class ObjectRunner
         AnsiConsole.Write(table);
         if (showMaps) PrintMaps(obj, null);
         return 0;
+    }
+
+    /// <summary>Loads the object into the Linux kernel and runs the program with BPF_PROG_TEST_RUN (root needed).</summary>
+    private static int KernelRun(string objectPath, string? programName, IReadOnlyList<string> dataFiles, int repeat, bool json)
+    {
+        if (!File.Exists(objectPath)) throw new CliError($"{objectPath}: no such file");
+        if (dataFiles.Count == 0) throw new CliError("give the packet(s) to run on with --data FILE");
+        Linux.KernelObject obj;
+        try
+        {
+            obj = Linux.KernelObject.Load(objectPath);
+        }
+        catch (Exception e) when (e is Linux.BpfException or NotSupportedException or Elf.BpfObjectException)
+        {
+            throw new CliError(e.Message.ReplaceLineEndings(" "));
+        }
+        using (obj)
+        {
+            Linux.KernelProgram program;
+            try
+            {
+                program = obj.Program(programName);
+            }
+            catch (KeyNotFoundException e)
+            {
+                throw new CliError(e.Message.Trim('\''));
+            }
+            var results = new List<Dictionary<string, object>>();
+            foreach (var file in dataFiles)
+            {
+                if (!File.Exists(file)) throw new CliError($"{file}: no such file");
+                var r = program.TestRun(File.ReadAllBytes(file), (uint)repeat);
+                results.Add(new Dictionary<string, object>
+                {
+                    ["program"] = programName ?? obj.Object.Programs[0].Name,
+                    ["data"] = file,
+                    ["engine"] = "kernel",
+                    ["retval"] = r.ReturnValue,
+                    ["ns_per_run"] = r.DurationNs,
+                    ["repeat"] = repeat,
+                });
+            }
+            if (json)
+                Console.WriteLine(results.Count == 1 ? JsonSerializer.Serialize(results[0]) : JsonSerializer.Serialize(results));
+            else
+                foreach (var r in results) Console.WriteLine($"{Path.GetFileName((string)r["data"])}: retval {r["retval"]} ({r["ns_per_run"]} ns/run in the kernel)");
+            return 0;
+        }
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ internal static class RunCommand
         var mem = new Option<string?>("--mem") { Description = "file of hex bytes given to the program as memory (r1 = address, r2 = length)" };
         var engine = new Option<string>("--engine")
         {
-            Description = "interpreter, jit (checked), jit-trusted (no memory checks: trusted programs only), or auto: the JIT when the program runs more than 4 times",
+            Description = "interpreter, jit (checked), jit-trusted (no memory checks: trusted programs only), kernel (ELF objects: load into Linux and BPF_PROG_TEST_RUN, root), or auto: the JIT when the program runs more than 4 times",
             DefaultValueFactory = _ => "auto",
         };
         var json = new Option<bool>("--json") { Description = "print a JSON object (retval, ns_per_run, ...)" };

@@ -34,13 +34,16 @@ internal static class VerifyCommand
         };
         var unprivileged = new Option<bool>("--unprivileged") { Description = "verify as an unprivileged user would be (no pointer leaks, no loops)" };
         var syntax = new Option<string?>("--syntax") { Description = "assembler syntax of FILE (default: detected)" };
+        var engine = new Option<string>("--engine") { Description = "bpfsharp (our verifier) or kernel (load into Linux; root)", DefaultValueFactory = _ => "bpfsharp" };
         var cmd = new Command("verify", "prove programs safe with the static verifier (kernel rules), or show why not")
         {
-            file, program, log, json, type, unprivileged, syntax,
+            file, program, log, json, type, unprivileged, syntax, engine,
         };
         cmd.SetAction(parse => CliGuard.Run(() =>
         {
             string path = parse.GetValue(file)!;
+            if (parse.GetValue(engine) == "kernel") return KernelVerify.Run(path, parse.GetValue(program), parse.GetValue(json));
+            if (parse.GetValue(engine) != "bpfsharp") throw new CliError($"unknown engine '{parse.GetValue(engine)}' (bpfsharp or kernel)");
             string? typeName = parse.GetValue(type);
             ProgramType programType = ProgramType.SocketFilter;
             if (typeName != null && !TypeNames.TryGetValue(typeName, out programType))
