@@ -26,8 +26,8 @@ public unsafe class MapBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _hash = BpfMap.Create(new MapSpec("bench_hash", BpfMapType.Hash, 8, 8, (uint)Entries));
-        _array = BpfMap.Create(new MapSpec("bench_array", BpfMapType.Array, 4, 8, (uint)Entries));
+        _hash = BpfMap.Create(new MapSpec("bench_hash", BpfSharp.Isa.BpfMapType.Hash, 8, 8, (uint)Entries));
+        _array = BpfMap.Create(new MapSpec("bench_array", BpfSharp.Isa.BpfMapType.Array, 4, 8, (uint)Entries));
         var all = new ulong[Entries];
         for (int i = 0; i < Entries; i++)
         {

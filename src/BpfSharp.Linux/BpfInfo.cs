@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 namespace BpfSharp.Linux;
 
 /// <summary>What the kernel reports about a loaded program (BPF_OBJ_GET_INFO_BY_FD, <c>struct bpf_prog_info</c>).</summary>

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using BpfSharp.Elf;
 using BpfSharp.Isa;
-using ElfMapType = BpfSharp.Elf.BpfMapType;
+using ElfMapType = BpfSharp.Isa.BpfMapType;
 
 namespace BpfSharp.Linux;
 

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Runtime.InteropServices;
 using BpfSharp.Linux.Native;
 

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;

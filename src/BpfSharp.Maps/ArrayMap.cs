@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 namespace BpfSharp.Maps;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Numerics;
 
 namespace BpfSharp.Maps;

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using BpfSharp.Testing;
 using Xunit;
 using Xunit.Abstractions;

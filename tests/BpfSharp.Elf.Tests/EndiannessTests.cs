@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Buffers.Binary;
 using System.Text;
 using BpfSharp.Elf.Btf;

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using BpfSharp.Elf.Btf;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Text.RegularExpressions;
 using Xunit;
 using Xunit.Abstractions;

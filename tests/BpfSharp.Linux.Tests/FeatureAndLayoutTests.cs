@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;

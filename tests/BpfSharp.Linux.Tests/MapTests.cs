@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using BpfSharp.Linux;
@@ -235,7 +236,7 @@ public class MapTests
     [KernelFact]
     public void Created_from_the_shared_map_spec_and_enumerated_like_userspace_maps()
     {
-        var spec = new BpfSharp.Maps.MapSpec("counts_by_pid", BpfSharp.Maps.BpfMapType.Hash, 4, 8, 32);
+        var spec = new BpfSharp.Maps.MapSpec("counts_by_pid", BpfSharp.Isa.BpfMapType.Hash, 4, 8, 32);
         using var map = KernelMap.Create(spec);
         var info = map.GetInfo();
         Assert.Equal((BpfMapType.Hash, 4u, 8u, 32u, "counts_by_pid"), (info.Type, info.KeySize, info.ValueSize, info.MaxEntries, info.Name));
@@ -243,7 +244,7 @@ public class MapTests
         map.Update(8u, 80ul);
         Assert.Equal(new[] { (7u, 70ul), (8u, 80ul) }, map.Entries<uint, ulong>().OrderBy(e => e.Key).ToArray());
 
-        var outerSpec = new BpfSharp.Maps.MapSpec("outer", BpfSharp.Maps.BpfMapType.ArrayOfMaps, 4, 4, 2, InnerMap: new BpfSharp.Maps.MapSpec("inner", BpfSharp.Maps.BpfMapType.Array, 4, 4, 1));
+        var outerSpec = new BpfSharp.Maps.MapSpec("outer", BpfSharp.Isa.BpfMapType.ArrayOfMaps, 4, 4, 2, InnerMap: new BpfSharp.Maps.MapSpec("inner", BpfSharp.Isa.BpfMapType.Array, 4, 4, 1));
         using var outer = KernelMap.Create(outerSpec);
         Assert.Equal(BpfMapType.ArrayOfMaps, outer.GetInfo().Type);
 

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using BpfSharp.Maps;
 using Xunit;
 using static BpfSharp.Maps.Tests.H;

@@ -1,9 +1,10 @@
+using BpfSharp.Isa;
 using System.Buffers.Binary;
 using BpfSharp.Maps;
 using Xunit;
 using Xunit.Abstractions;
 using static BpfSharp.Maps.Tests.H;
-using T = BpfSharp.Maps.BpfMapType;
+using T = BpfSharp.Isa.BpfMapType;
 
 namespace BpfSharp.Maps.Tests;
 

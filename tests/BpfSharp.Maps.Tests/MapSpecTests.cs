@@ -1,8 +1,9 @@
+using BpfSharp.Isa;
 using BpfSharp.Maps;
 using Xunit;
 using Xunit.Abstractions;
 using static BpfSharp.Maps.BpfMapFlags;
-using T = BpfSharp.Maps.BpfMapType;
+using T = BpfSharp.Isa.BpfMapType;
 
 namespace BpfSharp.Maps.Tests;
 

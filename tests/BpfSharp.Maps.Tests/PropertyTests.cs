@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Buffers.Binary;
 using BpfSharp.Maps;
 using FsCheck;

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using BpfSharp.Maps;

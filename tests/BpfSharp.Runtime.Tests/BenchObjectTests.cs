@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Text.Json;
 using BpfSharp.Maps;
 using BpfSharp.Runtime.Hosting;

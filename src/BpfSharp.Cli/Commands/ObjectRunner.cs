@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;

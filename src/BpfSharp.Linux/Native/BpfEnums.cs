@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 namespace BpfSharp.Linux;
 
 /// <summary>The bpf(2) commands (uapi <c>enum bpf_cmd</c>); values are the kernel's ABI.</summary>

@@ -1,3 +1,4 @@
+using BpfSharp.Isa;
 using BpfSharp.Elf;
 using BpfSharp.Maps;
 using ElfMapSpec = BpfSharp.Elf.MapSpec;
@@ -113,7 +114,7 @@ public sealed class BpfRuntimeObject : IDisposable
 
     private static MapsMapSpec Convert(ElfMapSpec spec) => new(
         spec.Name,
-        (BpfSharp.Maps.BpfMapType)(uint)spec.Type,
+        spec.Type,
         spec.KeySize,
         spec.ValueSize,
         spec.MaxEntries,
