@@ -4,7 +4,7 @@ namespace BpfSharp.Isa;
 public enum BpfMapType : uint
 {
     /// <summary>BPF_MAP_TYPE_UNSPEC: not a valid map type.</summary>
-    Unspec = 0,
+    Unspecified = 0,
     /// <summary>BPF_MAP_TYPE_HASH.</summary>
     Hash = 1,
     /// <summary>BPF_MAP_TYPE_ARRAY.</summary>

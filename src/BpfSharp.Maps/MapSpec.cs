@@ -109,7 +109,7 @@ public sealed record MapSpec(
                 if (!BitOperations.IsPow2(MaxEntries) || MaxEntries % PageSize != 0)
                     return Fail(BpfErrno.EINVAL, $"max_entries {MaxEntries} must be a power of 2 multiple of the page size {PageSize}", out reason);
                 return Ok(out reason);
-            case BpfMapType.Unspec:
+            case BpfMapType.Unspecified:
                 return Fail(BpfErrno.EINVAL, "map type 0 (unspec)", out reason);
             default:
                 if ((uint)Type > (uint)BpfMapType.Arena) return Fail(BpfErrno.EINVAL, $"unknown map type {(uint)Type}", out reason);

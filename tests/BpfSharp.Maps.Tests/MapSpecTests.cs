@@ -71,7 +71,7 @@ public class MapSpecTests(ITestOutputHelper output)
         { "prog array ok", T.ProgArray, 4, 4, 8, None, BpfErrno.None },
         { "prog array value 8", T.ProgArray, 4, 8, 8, None, BpfErrno.EINVAL },
         { "prog array rdonly_prog", T.ProgArray, 4, 4, 8, ReadOnlyProg, BpfErrno.EINVAL },
-        { "unspec", T.Unspec, 4, 4, 8, None, BpfErrno.EINVAL },
+        { "unspec", T.Unspecified, 4, 4, 8, None, BpfErrno.EINVAL },
     };
 
     [Theory]
